@@ -1,0 +1,87 @@
+"""Typed commands: what a client frame or an HTTP body may ask for.
+
+Pydantic models (a pure data library, no I/O): shape and types are checked here; limits that
+have their own wire code (`too_large`) and permissions are the domain's to decide.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    type: str
+    ref: str | int | None = None
+
+
+class Hello(Command):
+    type: Literal["hello"]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    resume_from: Annotated[int, Field(ge=0)] | None = None
+
+
+class ChatSend(Command):
+    type: Literal["chat.send"]
+    room: Id
+    text: str
+
+
+class ChatDelete(Command):
+    type: Literal["chat.delete"]
+    message: Id
+
+
+class HandRaise(Command):
+    type: Literal["hand.raise"]
+
+
+class HandLower(Command):
+    type: Literal["hand.lower"]
+    participant: Id | None = None
+
+
+class Ping(Command):
+    type: Literal["ping"]
+
+
+# ---- HTTP bodies ------------------------------------------------------------------------
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+
+class TopicIn(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    speaker: ShortText | None = None
+    description: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class EventIn(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    starts_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    series: ShortText | None = None
+    topics: Annotated[list[TopicIn], Field(max_length=50)] = []
+
+
+class JoinIn(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    organization: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
+    key: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+CLIENT_COMMANDS: dict[str, type[Command]] = {
+    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping)
+}
+
+
+def register_command(model: type[Command]) -> type[Command]:
+    """Capabilities added later register their client frames here."""
+    CLIENT_COMMANDS[model.model_fields["type"].annotation.__args__[0]] = model  # type: ignore[union-attr]
+    return model

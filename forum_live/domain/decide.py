@@ -1,0 +1,40 @@
+"""The dispatcher: (state, context, actor, command) -> new entries, or a DomainError."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import chat
+from .commands import ChatDelete, ChatSend, Command, HandLower, HandRaise
+from .context import Context
+from .entries import Entry
+from .errors import Forbidden, Invalid
+from .model import EventState, EventStatus, Participant
+
+Decider = Callable[[EventState, Context, Participant, Command], list[Entry]]
+
+DECIDERS: dict[type[Command], Decider] = {
+    ChatSend: chat.chat_send,  # type: ignore[dict-item]
+    ChatDelete: chat.chat_delete,  # type: ignore[dict-item]
+    HandRaise: chat.hand_raise,  # type: ignore[dict-item]
+    HandLower: chat.hand_lower,  # type: ignore[dict-item]
+}
+
+
+def register_decider(model: type[Command]) -> Callable[[Decider], Decider]:
+    def deco(fn: Decider) -> Decider:
+        DECIDERS[model] = fn
+        return fn
+    return deco
+
+
+def decide(state: EventState, ctx: Context, actor: str, cmd: Command) -> list[Entry]:
+    me = state.participants.get(actor)
+    if me is None:
+        raise Forbidden("you are not part of this event")
+    fn = DECIDERS.get(type(cmd))
+    if fn is None:
+        raise Invalid(f"type: {cmd.type!r} cannot be sent here")
+    if state.status is EventStatus.ENDED and not me.is_moderator:
+        raise Forbidden("the event has ended")
+    return fn(state, ctx, me, cmd)

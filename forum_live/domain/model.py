@@ -1,0 +1,258 @@
+"""The live state of one event: the fold of its journal.
+
+`EventState.apply` is the only mutator. It must be total and deterministic: rebuilding
+after a restart replays the same entries and has to arrive at the same state.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .entries import Audience, Entry
+
+
+class Role(StrEnum):
+    PARTICIPANT = "participant"
+    MODERATOR = "moderator"
+
+
+class EventStatus(StrEnum):
+    OPEN = "open"
+    ENDED = "ended"
+
+
+class RoomKind(StrEnum):
+    PLENARY = "plenary"
+    BREAKOUT = "breakout"
+
+
+@dataclass(slots=True)
+class Topic:
+    id: str
+    title: str
+    speaker: str | None = None
+    description: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "speaker": self.speaker,
+                "description": self.description}
+
+
+@dataclass(slots=True)
+class Room:
+    id: str
+    title: str
+    kind: RoomKind
+    topic: str | None = None
+    capacity: int | None = None
+    open: bool = True
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "kind": self.kind.value,
+                "topic": self.topic, "capacity": self.capacity}
+
+
+@dataclass(slots=True)
+class Participant:
+    id: str
+    name: str
+    role: Role
+    organization: str | None = None
+    room: str | None = None
+    online: bool = False
+    registered_at: str = ""
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role is Role.MODERATOR
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "role": self.role.value,
+                "organization": self.organization}
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    id: str
+    room: str
+    author_id: str
+    author_name: str
+    text: str
+    at: str
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "room": self.room,
+                "author": {"id": self.author_id, "name": self.author_name},
+                "text": self.text, "at": self.at}
+
+
+@dataclass(slots=True)
+class Hand:
+    participant: str
+    room: str
+    at: str
+
+
+@dataclass
+class EventState:
+    id: str
+    chat_history: int = 200
+    title: str = ""
+    description: str | None = None
+    starts_at: str | None = None
+    series: str | None = None
+    created_at: str = ""
+    status: EventStatus = EventStatus.OPEN
+    plenary_room: str = ""
+    topics: dict[str, Topic] = field(default_factory=dict)
+    rooms: dict[str, Room] = field(default_factory=dict)
+    participants: dict[str, Participant] = field(default_factory=dict)
+    chat: dict[str, deque[ChatMessage]] = field(default_factory=dict)
+    chat_rooms: dict[str, str] = field(default_factory=dict)  # message id -> room, for delete
+    chat_count: int = 0
+    hands: list[Hand] = field(default_factory=list)  # raise order across rooms
+    seq: int = 0
+
+    # -- queries ---------------------------------------------------------------------
+    def participant(self, pid: str) -> Participant | None:
+        return self.participants.get(pid)
+
+    def online(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.online]
+
+    def hands_in(self, room: str) -> list[Hand]:
+        return [h for h in self.hands if h.room == room]
+
+    def hand_of(self, pid: str) -> Hand | None:
+        return next((h for h in self.hands if h.participant == pid), None)
+
+    def room_of(self, pid: str) -> str:
+        p = self.participants.get(pid)
+        return (p.room if p and p.room else None) or self.plenary_room
+
+    def visible(self, entry: Entry, pid: str, room: str | None = None) -> bool:
+        """May participant `pid` (now in `room`, default their current room) see `entry`?"""
+        aud = entry.audience
+        if aud is Audience.EVENT:
+            return True
+        if aud is Audience.INTERNAL:
+            return False
+        if aud is Audience.PARTICIPANT:
+            return entry.to == pid
+        p = self.participants.get(pid)
+        if aud is Audience.MODERATORS:
+            return bool(p and p.is_moderator)
+        # Audience.ROOM
+        return entry.room == (room if room is not None else self.room_of(pid))
+
+    # -- the fold --------------------------------------------------------------------
+    def apply(self, e: Entry) -> None:
+        if e.seq:
+            self.seq = e.seq
+        handler = _APPLY.get(e.kind)
+        if handler is not None:
+            handler(self, e)
+
+
+def _event_created(s: EventState, e: Entry) -> None:
+    d = e.data["event"]
+    s.title = d["title"]
+    s.description = d.get("description")
+    s.starts_at = d.get("starts_at")
+    s.series = d.get("series")
+    s.created_at = e.at
+    for t in d["topics"]:
+        s.topics[t["id"]] = Topic(t["id"], t["title"], t.get("speaker"), t.get("description"))
+    for r in d["rooms"]:
+        s.rooms[r["id"]] = Room(r["id"], r["title"], RoomKind(r["kind"]), r.get("topic"),
+                                r.get("capacity"))
+        if r["kind"] == RoomKind.PLENARY:
+            s.plenary_room = r["id"]
+    s.chat.setdefault(s.plenary_room, deque(maxlen=s.chat_history))
+
+
+def _event_ended(s: EventState, e: Entry) -> None:
+    s.status = EventStatus.ENDED
+
+
+def _registered(s: EventState, e: Entry) -> None:
+    d = e.data["participant"]
+    s.participants[d["id"]] = Participant(
+        id=d["id"], name=d["name"], role=Role(d["role"]), organization=d.get("organization"),
+        room=s.plenary_room, registered_at=e.at)
+
+
+def _joined(s: EventState, e: Entry) -> None:
+    p = s.participants.get(e.data["participant"]["id"])
+    if p:
+        p.online = True
+
+
+def _left(s: EventState, e: Entry) -> None:
+    p = s.participants.get(e.data["participant"]["id"])
+    if p:
+        p.online = False
+
+
+def _chat_message(s: EventState, e: Entry) -> None:
+    m = e.data["message"]
+    msg = ChatMessage(m["id"], e.room or s.plenary_room, m["author"]["id"], m["author"]["name"],
+                      m["text"], m["at"])
+    s.chat.setdefault(msg.room, deque(maxlen=s.chat_history)).append(msg)
+    s.chat_rooms[msg.id] = msg.room
+    s.chat_count += 1
+
+
+def _chat_deleted(s: EventState, e: Entry) -> None:
+    mid = e.data["message"]
+    room = s.chat_rooms.pop(mid, None)
+    if room is None:
+        return
+    lines = s.chat.get(room)
+    if lines is not None:
+        for m in list(lines):
+            if m.id == mid:
+                lines.remove(m)
+                break
+
+
+def _hand_raised(s: EventState, e: Entry) -> None:
+    pid = e.data["participant"]
+    if s.hand_of(pid) is None:
+        s.hands.append(Hand(pid, e.room or s.plenary_room, e.at))
+
+
+def _hand_lowered(s: EventState, e: Entry) -> None:
+    pid = e.data["participant"]
+    s.hands = [h for h in s.hands if h.participant != pid]
+
+
+def _moved(s: EventState, e: Entry) -> None:
+    p = s.participants.get(e.data["participant"])
+    if p:
+        p.room = e.data["to"]
+
+
+_APPLY = {
+    "event.created": _event_created,
+    "event.ended": _event_ended,
+    "participant.registered": _registered,
+    "participant.joined": _joined,
+    "participant.left": _left,
+    "chat.message": _chat_message,
+    "chat.deleted": _chat_deleted,
+    "hand.raised": _hand_raised,
+    "hand.lowered": _hand_lowered,
+    "participant.moved": _moved,
+}
+
+
+def register_apply(kind: str):  # type: ignore[no-untyped-def]
+    """Capabilities added later (breakouts, polls, minutes) register their fold here."""
+    def deco(fn):  # type: ignore[no-untyped-def]
+        _APPLY[kind] = fn
+        return fn
+    return deco

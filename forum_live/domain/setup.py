@@ -1,0 +1,46 @@
+"""Decisions outside the socket: creating an event, registering a participant."""
+
+from __future__ import annotations
+
+from .commands import EventIn, JoinIn
+from .context import Context
+from .entries import Audience, Entry
+from .errors import Forbidden
+from .model import EventState, Role, RoomKind
+
+
+def create_event(ctx: Context, body: EventIn) -> Entry:
+    """The first entry of every journal: the event with its topics and its plenary room."""
+    topics = [
+        {"id": ctx.make_id(), "title": t.title, "speaker": t.speaker, "description": t.description}
+        for t in body.topics
+    ]
+    plenary = {"id": ctx.make_id(), "title": "Plenum", "kind": RoomKind.PLENARY.value,
+               "topic": None, "capacity": None}
+    event = {"title": body.title, "description": body.description, "starts_at": body.starts_at,
+             "series": body.series, "topics": topics, "rooms": [plenary]}
+    return Entry("event.created", {"event": event}, ctx.at, audience=Audience.INTERNAL)
+
+
+def register(state: EventState, ctx: Context, body: JoinIn, role: Role) -> Entry:
+    if len(state.participants) >= ctx.limits.joins_per_event:
+        raise Forbidden("this event is full")
+    pid = ctx.make_id()
+    participant = {"id": pid, "name": body.name, "organization": body.organization or None,
+                   "role": role.value}
+    return Entry("participant.registered", {"participant": participant}, ctx.at,
+                 audience=Audience.INTERNAL, actor=pid)
+
+
+def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[Entry]:
+    """participant.joined / .left; leaving also takes a raised hand out of the queue."""
+    p = state.participants[pid]
+    if p.online == online:
+        return []
+    kind = "participant.joined" if online else "participant.left"
+    out = [Entry(kind, {"participant": p.public()}, ctx.at, actor=pid)]
+    hand = state.hand_of(pid)
+    if not online and hand is not None:
+        out.append(Entry("hand.lowered", {"participant": pid, "reason": "left"}, ctx.at,
+                         room=hand.room, audience=Audience.EVENT, actor=pid))
+    return out

@@ -1,0 +1,58 @@
+"""What one viewer is shown: the ready state, the organizer's summary. Pure projections."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .model import EventState
+
+# Capabilities added later contribute their part of the ready state here.
+STATE_PARTS: dict[str, Callable[[EventState, str], Any]] = {}
+
+
+def event_public(s: EventState) -> dict[str, Any]:
+    return {
+        "id": s.id, "title": s.title, "description": s.description, "starts_at": s.starts_at,
+        "series": s.series, "status": s.status.value, "plenary_room": s.plenary_room,
+        "topics": [t.public() for t in s.topics.values()],
+    }
+
+
+def ready_state(s: EventState, pid: str) -> dict[str, Any]:
+    """Everything a client needs to draw its view after (re)connecting without resume."""
+    me = s.participants[pid]
+    room = s.room_of(pid)
+    state: dict[str, Any] = {
+        "event": event_public(s),
+        "me": {**me.public(), "room": room},
+        "rooms": [r.public() for r in s.rooms.values() if r.open],
+        "my_room": room,
+        "participants": [{**p.public(), "room": s.room_of(p.id)} for p in s.online()],
+        "chat": [m.public() for m in s.chat.get(room, ())],
+        "hands": [{"participant": h.participant, "name": s.participants[h.participant].name,
+                   "room": h.room, "at": h.at} for h in s.hands],
+        "polls": [],
+        "minutes": [],
+        "breakouts": {"status": "closed"},
+        "recordings": [],
+    }
+    for key, part in STATE_PARTS.items():
+        state[key] = part(s, pid)
+    return state
+
+
+def event_summary(s: EventState) -> dict[str, Any]:
+    """The organizer's view of one event (GET /api/events/{id})."""
+    return {
+        **event_public(s),
+        "created_at": s.created_at,
+        "rooms": [r.public() for r in s.rooms.values()],
+        "counts": {
+            "participants": len(s.participants),
+            "online": sum(1 for p in s.participants.values() if p.online),
+            "moderators": sum(1 for p in s.participants.values() if p.is_moderator),
+            "chat_messages": s.chat_count,
+            "raised_hands": len(s.hands),
+        },
+        "seq": s.seq,
+    }

@@ -1,0 +1,201 @@
+"""One running event: its folded state, its journal tail, its connections.
+
+Decisions are taken and applied to the in-memory state synchronously, in order, so two
+concurrent commands never both pass a check that only one may pass. Nobody hears of an
+entry before it is committed: acks wait for the commit, and the hub is fed from the
+store's after-commit hook, in journal order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Limits
+from .domain import setup
+from .domain.commands import Command
+from .domain.context import Context
+from .domain.decide import decide
+from .domain.entries import Entry
+from .domain.errors import RateLimited
+from .domain.limits import TokenBucket
+from .domain.model import EventState
+from .domain.views import ready_state
+from .hub import Connection, Hub
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITED_KINDS = {"chat.send"}
+
+
+@dataclass
+class EventRuntime:
+    id: str
+    store: Store
+    limits: Limits
+    state: EventState
+    recent: deque[Entry] = field(default_factory=deque)
+    hub: Hub = field(default_factory=Hub)
+    committed_seq: int = 0
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _commit_waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    _leaving: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, store: Store, event_id: str, limits: Limits) -> "EventRuntime":
+        """Rebuild the state by folding the whole journal."""
+        state = EventState(id=event_id, chat_history=limits.chat_history)
+        recent: deque[Entry] = deque(maxlen=limits.resume_window)
+        async for e in store.journal(event_id):
+            state.apply(e)
+            recent.append(e)
+        rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
+        # A restart drops every socket: whoever the journal still shows online has left.
+        stale = [p.id for p in state.participants.values() if p.online]
+        if stale:
+            ctx = Context.current(limits)
+            entries = [e for pid in stale for e in setup.presence(state, ctx, pid, False)]
+            await rt.commit(entries)
+        return rt
+
+    # -- writing ---------------------------------------------------------------------
+    async def commit(self, entries: list[Entry]) -> list[Entry]:
+        """Number, apply and journal `entries`; return once they are durable."""
+        if not entries:
+            return entries
+        for e in entries:
+            e.seq = self.state.seq + 1
+            self.state.apply(e)
+            self.recent.append(e)
+        last = entries[-1].seq
+
+        def committed() -> None:
+            self.committed_seq = last
+            self.hub.publish(self.state, entries)
+            self._wake_waiters()
+
+        await self.store.append(self.id, entries, committed)
+        return entries
+
+    async def submit(self, actor: str, cmd: Command) -> list[Entry]:
+        """Decide a client command and commit what it causes. Raises DomainError."""
+        if cmd.type in RATE_LIMITED_KINDS:
+            bucket = self.buckets.get(actor)
+            if bucket is None:
+                bucket = self.buckets[actor] = TokenBucket(self.limits.chat_rate,
+                                                           self.limits.chat_burst)
+            if not bucket.take(time.monotonic()):
+                raise RateLimited(f"at most {self.limits.chat_rate:g} messages a second")
+        entries = decide(self.state, Context.current(self.limits), actor, cmd)
+        return await self.commit(entries)
+
+    def _wake_waiters(self) -> None:
+        keep = []
+        for seq, fut in self._commit_waiters:
+            if seq <= self.committed_seq:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((seq, fut))
+        self._commit_waiters = keep
+
+    async def wait_committed(self, seq: int) -> None:
+        if seq <= self.committed_seq:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append((seq, fut))
+        await fut
+
+    # -- connections -----------------------------------------------------------------
+    async def attach(self, conn: Connection, resume_from: int | None) -> None:
+        """Register a connection and queue its catch-up: the replay or the full state,
+        then `ready`, then whatever happens live. Presence comes first, so the state a
+        client draws already shows it online."""
+        pending_leave = self._leaving.pop(conn.pid, None)
+        if pending_leave is not None:
+            pending_leave.cancel()
+        self.hub.add(conn)
+        if not self.state.participants[conn.pid].online:
+            await self.commit(setup.presence(self.state, Context.current(self.limits),
+                                             conn.pid, True))
+        head = self.state.seq  # the state is exactly at `head` until the next await
+        conn.room = self.state.room_of(conn.pid)
+        replay = self._replay(conn.pid, resume_from, head) if resume_from is not None else None
+        body: dict[str, Any] | None = None if replay is not None else ready_state(self.state,
+                                                                                  conn.pid)
+        await self.wait_committed(head)
+        if replay is not None:
+            for frame in replay:
+                conn.push(frame)
+            conn.push(_ready(head, True, None))
+        else:
+            conn.push(_ready(head, False, body))
+        conn.go_live(self.state, head)
+
+    def _replay(self, pid: str, after: int, head: int) -> list[str] | None:
+        """The frames pid may see in (after, head], or None when `after` is out of the window."""
+        if after > head:
+            return None
+        oldest = self.recent[0].seq if self.recent else head + 1
+        if after < oldest - 1 and after < head:
+            return None
+        tail = [e for e in self.recent if after < e.seq <= head]
+        room = self.state.room_of(pid)
+        for e in reversed(tail):  # where was pid at `after`? undo its later moves
+            if e.kind == "participant.moved" and e.data.get("participant") == pid:
+                room = e.data["from"]
+        frames = []
+        for e in tail:
+            if self.state.visible(e, pid, room):
+                frames.append(e.frame())
+            if e.kind == "participant.moved" and e.data.get("participant") == pid:
+                room = e.data["to"]
+        return frames
+
+    async def detach(self, conn: Connection) -> None:
+        """Forget a closed socket. Presence ends after a grace period, so a page reload
+        does not flicker a person out of the list (nor drop their raised hand)."""
+        self.hub.remove(conn)
+        await conn.stop()
+        pid = conn.pid
+        if self.hub.count(pid) or pid in self._leaving:
+            return
+        if self.limits.presence_grace_s <= 0:
+            await self._leave(pid)
+            return
+        self._leaving[pid] = asyncio.create_task(self._leave_later(pid), name=f"leave-{pid}")
+
+    async def _leave_later(self, pid: str) -> None:
+        await asyncio.sleep(self.limits.presence_grace_s)
+        self._leaving.pop(pid, None)
+        await self._leave(pid)
+
+    async def _leave(self, pid: str) -> None:
+        if self.hub.count(pid) or not self.state.participants[pid].online:
+            return
+        try:
+            await self.commit(setup.presence(self.state, Context.current(self.limits), pid,
+                                             False))
+        except RuntimeError:
+            pass  # the store closed during shutdown; the restart fold marks them left
+
+    async def close_all(self, code: int, reason: str) -> None:
+        for task in self._leaving.values():
+            task.cancel()
+        self._leaving.clear()
+        for conn in list(self.hub.connections):
+            await conn.drain(0.5)
+            conn.kill(code, reason)
+
+
+def _ready(seq: int, resumed: bool, state: dict[str, Any] | None) -> str:
+    from .protocol import encode
+    body: dict[str, Any] = {"type": "ready", "seq": seq, "resumed": resumed}
+    if state is not None:
+        body["state"] = state
+    return encode(body)

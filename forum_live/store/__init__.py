@@ -1,0 +1,29 @@
+"""Storage behind one small interface: the journal and the event index."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Callable, Protocol, Sequence
+
+from ..domain.entries import Entry
+
+OnCommit = Callable[[], None]
+
+
+class EventRow(dict):  # type: ignore[type-arg]
+    """id, title, created_at, participant_key, moderator_key, status."""
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def create_event(self, row: dict[str, str], first: Entry) -> None: ...
+    def append(self, event_id: str, entries: Sequence[Entry], on_commit: OnCommit | None = None
+               ) -> "asyncio.Future[None]": ...
+    async def flush(self) -> None: ...
+    async def event_row(self, event_id: str) -> dict[str, str] | None: ...
+    async def list_events(self) -> list[dict[str, str]]: ...
+    async def set_status(self, event_id: str, status: str) -> None: ...
+    def journal(self, event_id: str, after: int = 0) -> AsyncIterator[Entry]: ...
+
+
+import asyncio  # noqa: E402  (used in the annotation above)

@@ -1,0 +1,202 @@
+"""The SQLite journal: WAL, numbered migrations, one writer task with group commit.
+
+Every append waits in one queue; the writer takes whatever is waiting and commits it in a
+single transaction, then runs each item's `on_commit` in order before resolving its future.
+So fan-out and acks happen only after the commit, and always in journal order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, AsyncIterator, Sequence
+
+import aiosqlite
+
+from ..domain.entries import Entry
+from . import OnCommit
+
+log = logging.getLogger(__name__)
+
+INSERT_ENTRY = (
+    'INSERT INTO journal (event_id, seq, kind, at, room, audience, "to", actor, data) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class _Write:
+    statements: list[tuple[str, Sequence[Sequence[Any]]]]
+    future: asyncio.Future[None]
+    on_commit: OnCommit | None = None
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(number, sql) for every file NNN_name.sql, in order."""
+    out = []
+    for f in resources.files("forum_live.store").joinpath("migrations").iterdir():
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def _entry_params(event_id: str, e: Entry) -> tuple[Any, ...]:
+    r = e.to_row()
+    return (event_id, r["seq"], r["kind"], r["at"], r["room"], r["audience"], r["to"],
+            r["actor"], r["data"])
+
+
+@dataclass
+class SqliteStore:
+    path: Path
+    synchronous: str = "FULL"
+    max_batch: int = 512
+    _db: aiosqlite.Connection | None = None
+    _reader: aiosqlite.Connection | None = None
+    _queue: asyncio.Queue[_Write | None] = field(default_factory=asyncio.Queue)
+    _writer: asyncio.Task[None] | None = None
+    commits: int = 0  # transactions, for tests and benchmarks of the group commit
+    appended: int = 0
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute(f"PRAGMA synchronous={self.synchronous}")
+        await self._db.execute("PRAGMA foreign_keys=ON")
+        await self._migrate()
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        self._reader.row_factory = aiosqlite.Row
+        self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+
+    async def _migrate(self) -> None:
+        assert self._db is not None
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, sql in migrations():
+            if number <= version:
+                continue
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._run_script(sql)
+                await self._db.execute(f"PRAGMA user_version={number}")
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            log.info("applied migration %03d", number)
+
+    async def _run_script(self, sql: str) -> None:
+        assert self._db is not None
+        for stmt in (s.strip() for s in sql.split(";")):
+            lines = [ln for ln in stmt.splitlines() if not ln.strip().startswith("--")]
+            if "".join(lines).strip():
+                await self._db.execute("\n".join(lines))
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        for conn in (self._reader, self._db):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._db = None
+
+    # -- writes ----------------------------------------------------------------------
+    def _submit(self, statements: list[tuple[str, Sequence[Sequence[Any]]]],
+                on_commit: OnCommit | None = None) -> asyncio.Future[None]:
+        if self._writer is None or self._writer.done():
+            raise RuntimeError("the store is closed")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(statements, fut, on_commit))
+        return fut
+
+    def append(self, event_id: str, entries: Sequence[Entry],
+               on_commit: OnCommit | None = None) -> asyncio.Future[None]:
+        self.appended += len(entries)
+        return self._submit([(INSERT_ENTRY, [_entry_params(event_id, e) for e in entries])],
+                            on_commit)
+
+    async def create_event(self, row: dict[str, str], first: Entry) -> None:
+        await self._submit([
+            ("INSERT INTO events (id, title, created_at, participant_key, moderator_key, status)"
+             " VALUES (?, ?, ?, ?, ?, ?)",
+             [(row["id"], row["title"], row["created_at"], row["participant_key"],
+               row["moderator_key"], row.get("status", "open"))]),
+            (INSERT_ENTRY, [_entry_params(row["id"], first)]),
+        ])
+
+    async def set_status(self, event_id: str, status: str) -> None:
+        await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])])
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is committed."""
+        await self._submit([])
+
+    async def _write_loop(self) -> None:
+        assert self._db is not None
+        db = self._db
+        stop = False
+        while not stop:
+            item = await self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                for w in batch:
+                    for sql, params in w.statements:
+                        await db.executemany(sql, params)
+                await db.execute("COMMIT")
+            except Exception as exc:  # a failed commit: nothing of the batch is durable
+                log.exception("journal commit failed")
+                try:
+                    await db.execute("ROLLBACK")
+                except Exception:
+                    pass
+                for w in batch:
+                    if not w.future.done():
+                        w.future.set_exception(exc)
+                continue
+            self.commits += 1
+            for w in batch:
+                if w.on_commit is not None:
+                    try:
+                        w.on_commit()
+                    except Exception:
+                        log.exception("after-commit hook failed")
+                if not w.future.done():
+                    w.future.set_result(None)
+
+    # -- reads -----------------------------------------------------------------------
+    async def event_row(self, event_id: str) -> dict[str, str] | None:
+        assert self._reader is not None
+        async with self._reader.execute("SELECT * FROM events WHERE id = ?", (event_id,)) as cur:
+            row = await cur.fetchone()
+        return dict(row) if row else None
+
+    async def list_events(self) -> list[dict[str, str]]:
+        assert self._reader is not None
+        async with self._reader.execute(
+                "SELECT * FROM events ORDER BY created_at DESC, rowid DESC") as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def journal(self, event_id: str, after: int = 0) -> AsyncIterator[Entry]:
+        assert self._reader is not None
+        async with self._reader.execute(
+                "SELECT * FROM journal WHERE event_id = ? AND seq > ? ORDER BY seq",
+                (event_id, after)) as cur:
+            async for row in cur:
+                yield Entry.from_row(dict(row))

@@ -1,0 +1,1 @@
+"""The edges: HTTP API and pages, the socket loop, signed tokens."""

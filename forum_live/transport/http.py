@@ -1,0 +1,134 @@
+"""The organizer API (contract §2), joining (§3) and the browser pages."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..domain.commands import EventIn, JoinIn
+from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
+from ..domain.views import event_summary
+from ..protocol import describe
+from .i18n import page
+
+if TYPE_CHECKING:
+    from ..forum import Forum
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def forum_of(request: Request) -> "Forum":
+    return request.app.state.forum  # type: ignore[no-any-return]
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """Parse a JSON body into `model`: 413 when too big, 422 naming the field when malformed."""
+    limit = forum_of(request).settings.limits.body_max
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body: at most {limit} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"body: at most {limit} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("body: not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Invalid("body: must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise Invalid(describe(e)) from None
+
+
+def require_organizer(request: Request) -> None:
+    if not forum_of(request).auth.is_organizer(request.headers.get("authorization")):
+        raise Unauthorized("organizer token missing or wrong")
+
+
+async def create_event(request: Request) -> Response:
+    require_organizer(request)
+    body = await read_body(request, EventIn)
+    forum = forum_of(request)
+    rt = await forum.create_event(body)
+    row = await forum.store.event_row(rt.id)
+    assert row is not None
+    s = rt.state
+    return JSONResponse({
+        "id": rt.id, **forum.links(row),
+        "participant_key": row["participant_key"], "moderator_key": row["moderator_key"],
+        "plenary_room": s.plenary_room, "title": s.title,
+        "topics": [t.public() for t in s.topics.values()],
+    }, status_code=201)
+
+
+async def list_events(request: Request) -> Response:
+    require_organizer(request)
+    forum = forum_of(request)
+    rows = await forum.store.list_events()
+    return JSONResponse([{"id": r["id"], "title": r["title"], "created_at": r["created_at"],
+                          "status": r["status"], **forum.links(r)} for r in rows])
+
+
+async def get_event(request: Request) -> Response:
+    require_organizer(request)
+    forum = forum_of(request)
+    event_id = request.path_params["event_id"]
+    rt = await forum.runtime(event_id)
+    row = await forum.store.event_row(event_id)
+    assert row is not None
+    return JSONResponse({**event_summary(rt.state), **forum.links(row)})
+
+
+async def join_event(request: Request) -> Response:
+    forum = forum_of(request)
+    event_id = request.path_params["event_id"]
+    if await forum.store.event_row(event_id) is None:
+        raise NotFound("no such event")
+    body = await read_body(request, JoinIn)
+    token, participant = await forum.join(event_id, body)
+    return JSONResponse({"token": token, "participant": participant})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+# -- pages ------------------------------------------------------------------------------
+async def index_page(request: Request) -> Response:
+    return page(request, "index.html")
+
+
+async def organizer_page(request: Request) -> Response:
+    return page(request, "organizer.html")
+
+
+async def event_page(request: Request) -> Response:
+    forum = forum_of(request)
+    event_id = request.path_params["event_id"]
+    row = await forum.store.event_row(event_id)
+    if row is None:
+        return page(request, "index.html", status_code=404,
+                    extra={"not_found": True})
+    return page(request, "event.html", extra={"event_id": event_id, "event_title": row["title"]})
+
+
+def routes() -> list[Any]:
+    return [
+        Route("/healthz", healthz),
+        Route("/api/events", create_event, methods=["POST"]),
+        Route("/api/events", list_events, methods=["GET"]),
+        Route("/api/events/{event_id}", get_event, methods=["GET"]),
+        Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
+        Route("/", index_page),
+        Route("/organizer", organizer_page),
+        Route("/e/{event_id}", event_page),
+    ]

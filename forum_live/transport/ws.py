@@ -1,0 +1,123 @@
+"""The socket loop of /ws/events/{id}: hello, catch-up, then one command at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..domain.commands import Hello, Ping
+from ..domain.errors import DomainError, Invalid, NotFound, Unauthorized
+from ..hub import CLOSE_UNAUTHORIZED, Connection
+from ..protocol import error_frame, ok_frame, parse_frame
+
+if TYPE_CHECKING:
+    from ..forum import Forum
+
+log = logging.getLogger(__name__)
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_HELLO_TIMEOUT = 4408
+
+
+def origin_allowed(ws: WebSocket) -> bool:
+    """Browsers send Origin; it must be this server. Non-browser clients send none."""
+    origin = ws.headers.get("origin")
+    if not origin:
+        return True
+    host = ws.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+async def _receive_text(ws: WebSocket) -> str | bytes | None:
+    msg = await ws.receive()
+    if msg["type"] == "websocket.disconnect":
+        return None
+    return msg.get("text") if msg.get("text") is not None else msg.get("bytes") or b""
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    forum: Forum = ws.app.state.forum
+    limits = forum.settings.limits
+    event_id = ws.path_params["event_id"]
+    if not origin_allowed(ws):
+        await ws.close(code=CLOSE_UNAUTHORIZED, reason="origin not allowed")
+        return
+    if forum.closing:
+        await ws.close(code=1001, reason="server shutting down")
+        return
+    await ws.accept()
+    try:
+        try:
+            raw = await asyncio.wait_for(_receive_text(ws), limits.hello_timeout_s)
+        except asyncio.TimeoutError:
+            await ws.send_text(error_frame(None, Unauthorized("say hello first")))
+            await ws.close(code=CLOSE_HELLO_TIMEOUT, reason="no hello")
+            return
+        if raw is None:
+            return
+        cmd, ref, err = parse_frame(raw, limits.frame_max)
+        if err is None and not isinstance(cmd, Hello):
+            err = Unauthorized("the first frame must be hello with a token")
+        claims = forum.auth.verify(cmd.token, event_id) if isinstance(cmd, Hello) else None
+        try:
+            rt = await forum.runtime(event_id)
+        except NotFound as e:
+            await ws.send_text(error_frame(ref, e))
+            await ws.close(code=CLOSE_NOT_FOUND, reason="no such event")
+            return
+        if err is None and (claims is None or claims.participant not in rt.state.participants):
+            err = Unauthorized("invalid or expired token")
+        if err is not None or not isinstance(cmd, Hello) or claims is None:
+            await ws.send_text(error_frame(ref, err or Unauthorized("unauthorized")))
+            await ws.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
+            return
+        await _serve(ws, forum, rt, claims.participant, cmd.resume_from)
+    except WebSocketDisconnect:
+        return
+
+
+async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int | None) -> None:  # type: ignore[no-untyped-def]
+    limits = forum.settings.limits
+
+    async def close(code: int, reason: str) -> None:
+        await ws.close(code=code, reason=reason)
+
+    conn = Connection(pid, ws.send_text, close, limits.outbound_queue, limits.send_timeout_s)
+    conn.start()
+    try:
+        await rt.attach(conn, resume_from)
+        while not conn.closed.is_set():
+            # A connection the hub cut off is closed by it; the close ends this receive too.
+            raw = await _receive_text(ws)
+            if raw is None:
+                break
+            conn.push(await handle_frame(rt, pid, raw, limits.frame_max))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await rt.detach(conn)
+
+
+async def handle_frame(rt, pid: str, raw: str | bytes, frame_max: int) -> str:  # type: ignore[no-untyped-def]
+    """One client frame in, the reply frame out (events go out through the hub)."""
+    cmd, ref, err = parse_frame(raw, frame_max)
+    if err is not None or cmd is None:
+        return error_frame(ref, err or Invalid("invalid frame"))
+    if isinstance(cmd, Hello):
+        return error_frame(ref, Invalid("type: already said hello"))
+    if isinstance(cmd, Ping):
+        return ok_frame(ref, seq=rt.committed_seq)
+    try:
+        entries = await rt.submit(pid, cmd)
+    except DomainError as e:
+        return error_frame(ref, e)
+    except Exception:
+        log.exception("command %s failed", cmd.type)
+        return error_frame(ref, Invalid("the server could not handle this request"))
+    result: dict[str, object] = {"seq": entries[-1].seq if entries else rt.committed_seq}
+    if entries and entries[0].kind == "chat.message":
+        result["message"] = entries[0].data["message"]["id"]
+    return ok_frame(ref, **result)

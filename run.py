@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Start forum-live: `python run.py [--demo] [--host H] [--port P] [--data-dir D] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from forum_live.app import create_app
+from forum_live.config import Settings, settings_from_env
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="run.py", description="forum-live server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--recordings-dir", type=Path)
+    p.add_argument("--demo", action="store_true", help="create the demo forum once, print links")
+    p.add_argument("--log-level", default="info")
+    return p.parse_args(argv)
+
+
+class Server(uvicorn.Server):
+    """On SIGTERM/SIGINT close our sockets with 1001 and flush the journal before uvicorn
+    tears connections down (it would close them with 1012)."""
+
+    def __init__(self, config: uvicorn.Config, app) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(config)
+        self._app = app
+        self._closing: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._closing is not None or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        forum = self._app.state.forum
+
+        async def close_then_exit() -> None:
+            try:
+                await forum.close_sockets(1001)
+                await forum.store.flush()
+            finally:
+                super(Server, self).handle_exit(sig, frame)
+
+        self._closing = asyncio.get_event_loop().create_task(close_then_exit())
+
+
+def serve(settings: Settings, log_level: str) -> None:
+    app = create_app(settings)
+    frame_room = max(4 * settings.limits.frame_max, 1 << 20)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                            ws_max_size=frame_room, ws_per_message_deflate=False,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    server = Server(config, app)
+    forum = app.state.forum
+    print(f"forum-live on {settings.base_url}", flush=True)
+    print(f"organizer token: {forum.auth.organizer_token}", flush=True)
+    print(f"organizer page:  {settings.base_url}/organizer", flush=True)
+    server.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    settings = settings_from_env(host=args.host, port=args.port, data_dir=args.data_dir,
+                                 recordings_dir=args.recordings_dir, demo=args.demo or None)
+    serve(settings, args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
