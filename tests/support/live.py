@@ -1,0 +1,172 @@
+"""A real uvicorn server on a free loopback port, in the test's own event loop, plus a
+small socket client. Shared by the socket, API and browser tests and the benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import websockets
+
+from forum_live.app import create_app
+from forum_live.config import Settings
+
+ORGANIZER = "test-organizer-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    app: Any
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.settings.port}"
+
+    @property
+    def forum(self):  # type: ignore[no-untyped-def]
+        return self.app.state.forum
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 15)
+
+
+async def start_server(data_dir: Path, **limits: Any) -> LiveServer:
+    settings = Settings(port=free_port(), data_dir=data_dir, recordings_dir=data_dir / "rec",
+                        organizer_token=ORGANIZER, synchronous="NORMAL")
+    settings = settings.with_limits(presence_grace_s=0, **limits)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
+                            ws_max_size=max(4 * settings.limits.frame_max, 1 << 20),
+                            ws_per_message_deflate=False, lifespan="on")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return LiveServer(settings, server, task, app)
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ORGANIZER}"}
+
+
+DEMO_TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?"},
+               {"title": "Geodaten im ländlichen Raum"},
+               {"title": "Smart Mobility im ländlichen Raum"}]
+
+
+async def create_event(http: httpx.AsyncClient, title: str = "Diskussionsforum",
+                       topics: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    r = await http.post("/api/events", headers=auth(),
+                        json={"title": title, "topics": DEMO_TOPICS if topics is None else topics})
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def join(http: httpx.AsyncClient, event: dict[str, Any], name: str,
+               moderator: bool = False, organization: str | None = None) -> dict[str, Any]:
+    key = event["moderator_key"] if moderator else event["participant_key"]
+    r = await http.post(f"/api/events/{event['id']}/join",
+                        json={"name": name, "key": key, "organization": organization})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+_refs = itertools.count(1)
+
+
+@dataclass
+class Client:
+    """A websockets client that keeps every event it saw, in order."""
+
+    ws: Any
+    events: list[dict[str, Any]] = field(default_factory=list)
+    replies: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    ready: dict[str, Any] | None = None
+    last_seq: int = 0
+
+    @classmethod
+    async def connect(cls, server: LiveServer, event_id: str, token: str,
+                      resume_from: int | None = None, **kw: Any) -> "Client":
+        ws = await websockets.connect(f"{server.ws_base}/ws/events/{event_id}",
+                                      max_size=None, **kw)
+        c = cls(ws)
+        hello: dict[str, Any] = {"type": "hello", "token": token}
+        if resume_from is not None:
+            hello["resume_from"] = resume_from
+        await ws.send(json.dumps(hello))
+        while c.ready is None:
+            frame = await c.recv()
+            if frame["type"] == "error":
+                raise PermissionError(frame)
+        return c
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        t = frame["type"]
+        if t == "ready":
+            self.ready = frame
+            self.last_seq = frame["seq"]
+        elif t in ("ok", "error") and "seq" not in frame or t in ("ok", "error") and frame.get("ref") is not None:
+            self.replies[frame.get("ref")] = frame
+        else:
+            assert frame["seq"] > self.last_seq, f"seq went back: {frame} after {self.last_seq}"
+            self.last_seq = frame["seq"]
+            self.events.append(frame)
+        return frame
+
+    async def request(self, type_: str, timeout: float = 5.0, **body: Any) -> dict[str, Any]:
+        """Send a frame with a fresh ref and wait for its reply (collecting events meanwhile)."""
+        ref = next(_refs)
+        await self.ws.send(json.dumps({"type": type_, "ref": ref, **body}))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while ref not in self.replies:
+            await self.recv(max(0.01, deadline - loop.time()))
+        return self.replies.pop(ref)
+
+    async def wait_for(self, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+        """The first event (already seen or coming) for which pred(event) is true."""
+        for e in self.events:
+            if pred(e):
+                return e
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - loop.time()))
+            if frame.get("seq") and frame["type"] not in ("ready",) and pred(frame):
+                return frame
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def close(self) -> None:
+        await self.ws.close()
