@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         await store.open()
+        await forum.start()
         if settings.demo:
             links = await ensure_demo(forum)
             print(f"Demo forum: {links['title']}", flush=True)

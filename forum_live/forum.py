@@ -78,6 +78,12 @@ class Forum:
         return {"participant_url": f"{base}/e/{row['id']}?key={row['participant_key']}",
                 "moderator_url": f"{base}/e/{row['id']}?key={row['moderator_key']}"}
 
+    async def start(self) -> None:
+        """Load the open events, so their breakout timers run (and catch up) right away."""
+        for row in await self.store.list_events():
+            if row["status"] == "open":
+                await self.runtime(row["id"])
+
     async def close_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.closing = True
         for rt in list(self.runtimes.values()):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Limits
-from .domain import setup
+from .domain import breakouts, setup
 from .domain.commands import Command
 from .domain.context import Context
 from .domain.decide import decide
@@ -45,6 +45,8 @@ class EventRuntime:
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _commit_waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
     _leaving: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _clock: asyncio.Task[None] | None = None
+    _tick: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def load(cls, store: Store, event_id: str, limits: Limits) -> "EventRuntime":
@@ -55,6 +57,7 @@ class EventRuntime:
             state.apply(e)
             recent.append(e)
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
+        rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
         # A restart drops every socket: whoever the journal still shows online has left.
         stale = [p.id for p in state.participants.values() if p.online]
         if stale:
@@ -78,6 +81,7 @@ class EventRuntime:
             self.committed_seq = last
             self.hub.publish(self.state, entries)
             self._wake_waiters()
+            self._tick.set()
 
         await self.store.append(self.id, entries, committed)
         return entries
@@ -93,6 +97,40 @@ class EventRuntime:
                 raise RateLimited(f"at most {self.limits.chat_rate:g} messages a second")
         entries = decide(self.state, Context.current(self.limits), actor, cmd)
         return await self.commit(entries)
+
+    async def _run_clock(self) -> None:
+        """Server time drives the breakout timer: sleep until the next deadline (or until
+        the journal changes), then commit what is due. Survives restarts because the
+        deadline is in the state."""
+        warning = self.limits.breakout_warning_s
+        while True:
+            deadline = breakouts.next_deadline(self.state, warning)
+            self._tick.clear()
+            if deadline is None:
+                await self._tick.wait()
+                continue
+            wait = (deadline - Context.current(self.limits).now).total_seconds()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._tick.wait(), min(wait, 3600))
+                    continue
+                except asyncio.TimeoutError:
+                    pass
+            entries = breakouts.due(self.state, Context.current(self.limits), warning)
+            if entries:
+                try:
+                    await self.commit(entries)
+                except Exception:
+                    log.exception("breakout timer could not commit; retrying")
+                    await asyncio.sleep(1)
+            else:
+                await asyncio.sleep(0.05)  # clock skew: deadline not yet reached
+
+    async def snapshot(self, pid: str) -> tuple[int, dict[str, Any]]:
+        """The full state at a committed seq, after every frame up to it was queued."""
+        while self.state.seq > self.committed_seq:
+            await self.wait_committed(self.state.seq)
+        return self.state.seq, ready_state(self.state, pid)
 
     def _wake_waiters(self) -> None:
         keep = []
@@ -185,9 +223,12 @@ class EventRuntime:
             pass  # the store closed during shutdown; the restart fold marks them left
 
     async def close_all(self, code: int, reason: str) -> None:
-        for task in self._leaving.values():
+        tasks = [*self._leaving.values(), *([self._clock] if self._clock else [])]
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._leaving.clear()
+        self._clock = None
         for conn in list(self.hub.connections):
             await conn.drain(0.5)
             conn.kill(code, reason)

@@ -1,1 +1,8 @@
-"""The pure core: state, commands, decisions and the fold. No I/O, no awaits."""
+"""The pure core: state, commands, decisions and the fold. No I/O, no awaits.
+
+Importing the package loads every capability, so their commands, deciders and folds are
+registered wherever the domain is used.
+"""
+
+from . import breakouts as _breakouts  # noqa: F401
+from . import chat as _chat  # noqa: F401

@@ -50,6 +50,11 @@ class Ping(Command):
     type: Literal["ping"]
 
 
+class StateSync(Command):
+    """A query, not a change: the full state as of the reply's seq (used after a move)."""
+    type: Literal["state.sync"]
+
+
 # ---- HTTP bodies ------------------------------------------------------------------------
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
@@ -77,7 +82,7 @@ class JoinIn(Body):
 
 CLIENT_COMMANDS: dict[str, type[Command]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping)
+    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping, StateSync)
 }
 
 

@@ -24,6 +24,17 @@ class EventStatus(StrEnum):
     ENDED = "ended"
 
 
+class BreakoutStatus(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+
+
+class AssignMode(StrEnum):
+    SELF = "self"
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
 class RoomKind(StrEnum):
     PLENARY = "plenary"
     BREAKOUT = "breakout"
@@ -96,6 +107,24 @@ class Hand:
     at: str
 
 
+@dataclass(slots=True)
+class BreakoutRound:
+    """One opening of breakout rooms, from `breakouts.opened` to `breakouts.closed`."""
+
+    number: int
+    rooms: list[str]
+    assign: AssignMode
+    opened_at: str
+    ends_at: str | None = None
+    warned: bool = False
+    closed_at: str | None = None
+    help: dict[str, str] = field(default_factory=dict)  # room -> participant who asked
+
+    @property
+    def status(self) -> BreakoutStatus:
+        return BreakoutStatus.CLOSED if self.closed_at else BreakoutStatus.OPEN
+
+
 @dataclass
 class EventState:
     id: str
@@ -114,6 +143,7 @@ class EventState:
     chat_rooms: dict[str, str] = field(default_factory=dict)  # message id -> room, for delete
     chat_count: int = 0
     hands: list[Hand] = field(default_factory=list)  # raise order across rooms
+    rounds: list[BreakoutRound] = field(default_factory=list)
     seq: int = 0
 
     # -- queries ---------------------------------------------------------------------
@@ -128,6 +158,17 @@ class EventState:
 
     def hand_of(self, pid: str) -> Hand | None:
         return next((h for h in self.hands if h.participant == pid), None)
+
+    @property
+    def breakout(self) -> BreakoutRound | None:
+        """The open breakout round, if any."""
+        if self.rounds and self.rounds[-1].closed_at is None:
+            return self.rounds[-1]
+        return None
+
+    def members(self, room: str, moderators: bool = False) -> list[Participant]:
+        return [p for p in self.participants.values()
+                if self.room_of(p.id) == room and (moderators or not p.is_moderator)]
 
     def room_of(self, pid: str) -> str:
         p = self.participants.get(pid)

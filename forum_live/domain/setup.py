@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from .commands import EventIn, JoinIn
 from .context import Context
 from .entries import Audience, Entry
 from .errors import Forbidden
 from .model import EventState, Role, RoomKind
+
+
+# Capabilities that react to someone coming online (e.g. late joiners placed in a room).
+ON_ONLINE: list[Callable[[EventState, Context, str], list[Entry]]] = []
 
 
 def create_event(ctx: Context, body: EventIn) -> Entry:
@@ -39,6 +45,9 @@ def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[En
         return []
     kind = "participant.joined" if online else "participant.left"
     out = [Entry(kind, {"participant": p.public()}, ctx.at, actor=pid)]
+    if online:
+        for hook in ON_ONLINE:
+            out += hook(state, ctx, pid)
     hand = state.hand_of(pid)
     if not online and hand is not None:
         out.append(Entry("hand.lowered", {"participant": pid, "reason": "left"}, ctx.at,

@@ -33,7 +33,6 @@ def ready_state(s: EventState, pid: str) -> dict[str, Any]:
                    "room": h.room, "at": h.at} for h in s.hands],
         "polls": [],
         "minutes": [],
-        "breakouts": {"status": "closed"},
         "recordings": [],
     }
     for key, part in STATE_PARTS.items():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..domain.commands import Hello, Ping
+from ..domain.commands import Hello, Ping, StateSync
 from ..domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from ..hub import CLOSE_UNAUTHORIZED, Connection
 from ..protocol import error_frame, ok_frame, parse_frame
@@ -110,6 +110,9 @@ async def handle_frame(rt, pid: str, raw: str | bytes, frame_max: int) -> str:  
         return error_frame(ref, Invalid("type: already said hello"))
     if isinstance(cmd, Ping):
         return ok_frame(ref, seq=rt.committed_seq)
+    if isinstance(cmd, StateSync):
+        seq, state = await rt.snapshot(pid)
+        return ok_frame(ref, seq=seq, state=state)
     try:
         entries = await rt.submit(pid, cmd)
     except DomainError as e:
