@@ -24,6 +24,9 @@ class Limits:
     outbound_queue: int = 2000  # frames waiting for one connection before it is cut off
     send_timeout_s: float = 10.0  # one frame may take this long to leave before the cut
     presence_grace_s: float = 3.0  # a socket gone this long before "participant.left"
+    poll_text_max: int = 280  # characters of a free-text poll answer
+    open_polls_max: int = 50
+    results_interval_s: float = 0.25  # poll results go out at most this often per poll
     breakout_warning_s: float = 60.0  # the "one minute left" signal before rooms close
     hello_timeout_s: float = 10.0  # a socket must say hello within this time
     resume_window: int = 10000  # entries kept in memory for resume; older -> full state

@@ -13,10 +13,10 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .config import Limits
-from .domain import breakouts, setup
+from .domain import breakouts, polls, setup
 from .domain.commands import Command
 from .domain.context import Context
 from .domain.decide import decide
@@ -45,6 +45,9 @@ class EventRuntime:
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _commit_waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
     _leaving: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    after_commit: list[Callable[["EventRuntime", list[Entry]], None]] = field(
+        default_factory=list)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # owned, cancelled at close
     _clock: asyncio.Task[None] | None = None
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -56,8 +59,11 @@ class EventRuntime:
         async for e in store.journal(event_id):
             state.apply(e)
             recent.append(e)
+        async for e in store.sealed(event_id):
+            state.apply(e)
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
         rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
+        rt.after_commit.append(ResultsPublisher(limits.results_interval_s).on_commit)
         # A restart drops every socket: whoever the journal still shows online has left.
         stale = [p.id for p in state.participants.values() if p.online]
         if stale:
@@ -71,17 +77,22 @@ class EventRuntime:
         """Number, apply and journal `entries`; return once they are durable."""
         if not entries:
             return entries
+        journaled = []
         for e in entries:
-            e.seq = self.state.seq + 1
+            if not e.sealed:
+                e.seq = self.state.seq + 1
+                journaled.append(e)
+                self.recent.append(e)
             self.state.apply(e)
-            self.recent.append(e)
-        last = entries[-1].seq
+        last = self.state.seq
 
         def committed() -> None:
             self.committed_seq = last
-            self.hub.publish(self.state, entries)
+            self.hub.publish(self.state, journaled)
             self._wake_waiters()
             self._tick.set()
+            for hook in self.after_commit:
+                hook(self, entries)
 
         await self.store.append(self.id, entries, committed)
         return entries
@@ -223,7 +234,7 @@ class EventRuntime:
             pass  # the store closed during shutdown; the restart fold marks them left
 
     async def close_all(self, code: int, reason: str) -> None:
-        tasks = [*self._leaving.values(), *([self._clock] if self._clock else [])]
+        tasks = [*self._leaving.values(), *([self._clock] if self._clock else []), *self.tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -240,3 +251,41 @@ def _ready(seq: int, resumed: bool, state: dict[str, Any] | None) -> str:
     if state is not None:
         body["state"] = state
     return encode(body)
+
+
+@dataclass
+class ResultsPublisher:
+    """Coalesces poll results: votes mark a poll dirty; one task sends full results at
+    most every `interval` seconds per poll, as journal entries like any other event."""
+
+    interval: float
+    throttle: polls.ResultsThrottle = field(init=False)
+    task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.throttle = polls.ResultsThrottle(self.interval)
+
+    def on_commit(self, rt: EventRuntime, entries: list[Entry]) -> None:
+        now = time.monotonic()
+        for e in entries:
+            if e.kind in ("poll.voted", "poll.ballot"):
+                self.throttle.mark(e.data["poll"], now)
+            elif e.kind == "poll.closed":
+                self.throttle.forget(e.data["poll"], now)
+        if self.throttle.dirty and (self.task is None or self.task.done()):
+            self.task = asyncio.get_running_loop().create_task(self._run(rt),
+                                                               name=f"results-{rt.id}")
+            rt.tasks.add(self.task)
+            self.task.add_done_callback(rt.tasks.discard)
+
+    async def _run(self, rt: EventRuntime) -> None:
+        while (due_at := self.throttle.next_due()) is not None:
+            await asyncio.sleep(max(0.0, due_at - time.monotonic()))
+            ctx = Context.current(rt.limits)
+            entries = []
+            for pid in self.throttle.take(time.monotonic()):
+                poll = rt.state.polls.get(pid)
+                if poll is not None and poll.open:
+                    entries.append(polls.results_entry(rt.state, ctx, poll, final=False))
+            if entries:
+                await rt.commit(entries)

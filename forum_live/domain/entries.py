@@ -31,6 +31,9 @@ class Entry:
     to: str | None = None  # participant id for Audience.PARTICIPANT
     actor: str | None = None
     seq: int = 0
+    # A sealed entry (an anonymous ballot) never enters the journal: the store keeps it in
+    # the ballot box, without voter, time or order, so nothing links a voter to a choice.
+    sealed: bool = False
     _frame: str | None = field(default=None, repr=False, compare=False)
 
     def frame(self) -> str:

@@ -144,6 +144,7 @@ class EventState:
     chat_count: int = 0
     hands: list[Hand] = field(default_factory=list)  # raise order across rooms
     rounds: list[BreakoutRound] = field(default_factory=list)
+    polls: dict[str, Any] = field(default_factory=dict)  # id -> polls.Poll
     seq: int = 0
 
     # -- queries ---------------------------------------------------------------------

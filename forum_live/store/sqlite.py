@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,6 +44,27 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def _sealed_statements(event_id: str, e: Entry) -> list[tuple[str, Sequence[Sequence[Any]]]]:
+    """The ballot-box writes of a sealed entry: nothing that links voter and choice."""
+    d = e.data
+    if e.kind == "poll.voter":
+        return [("INSERT OR IGNORE INTO poll_voters (event_id, poll_id, participant_id) "
+                 "VALUES (?, ?, ?)", [(event_id, d["poll"], d["participant"])])]
+    if e.kind == "poll.ballot":
+        out: list[tuple[str, Sequence[Sequence[Any]]]] = []
+        if d.get("keys"):
+            out.append(("INSERT INTO poll_counts (event_id, poll_id, room, option, n) "
+                        "VALUES (?, ?, ?, ?, 1) ON CONFLICT (event_id, poll_id, room, option) "
+                        "DO UPDATE SET n = n + 1",
+                        [(event_id, d["poll"], d["room"], k) for k in d["keys"]]))
+        if d.get("text") is not None:
+            out.append(("INSERT INTO poll_texts (event_id, poll_id, shuffle, room, text) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(event_id, d["poll"], secrets.token_hex(16), d["room"], d["text"])]))
+        return out
+    raise ValueError(f"no ballot box for sealed entry {e.kind!r}")
+
+
 def _entry_params(event_id: str, e: Entry) -> tuple[Any, ...]:
     r = e.to_row()
     return (event_id, r["seq"], r["kind"], r["at"], r["room"], r["audience"], r["to"],
@@ -62,6 +84,10 @@ class SqliteStore:
     appended: int = 0
 
     async def open(self) -> None:
+        # aiosqlite logs every statement with its parameters at DEBUG: that would put
+        # anonymous ballots and their voters side by side in a log. Never below INFO.
+        logging.getLogger("aiosqlite").setLevel(max(logging.INFO,
+                                                    logging.getLogger("aiosqlite").level))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db.row_factory = aiosqlite.Row
@@ -120,8 +146,14 @@ class SqliteStore:
     def append(self, event_id: str, entries: Sequence[Entry],
                on_commit: OnCommit | None = None) -> asyncio.Future[None]:
         self.appended += len(entries)
-        return self._submit([(INSERT_ENTRY, [_entry_params(event_id, e) for e in entries])],
-                            on_commit)
+        statements: list[tuple[str, Sequence[Sequence[Any]]]] = []
+        rows = [_entry_params(event_id, e) for e in entries if not e.sealed]
+        if rows:
+            statements.append((INSERT_ENTRY, rows))
+        for e in entries:
+            if e.sealed:
+                statements += _sealed_statements(event_id, e)
+        return self._submit(statements, on_commit)
 
     async def create_event(self, row: dict[str, str], first: Entry) -> None:
         await self._submit([
@@ -200,3 +232,23 @@ class SqliteStore:
                 (event_id, after)) as cur:
             async for row in cur:
                 yield Entry.from_row(dict(row))
+
+    async def sealed(self, event_id: str) -> AsyncIterator[Entry]:
+        """The ballot box as entries for the fold: voters, counts, texts (shuffled)."""
+        assert self._reader is not None
+        queries = [
+            ("poll.voter", "SELECT poll_id, participant_id FROM poll_voters WHERE event_id = ?"),
+            ("poll.tally", "SELECT poll_id, room, option, n FROM poll_counts WHERE event_id = ?"),
+            ("poll.ballot", "SELECT poll_id, room, text FROM poll_texts WHERE event_id = ? "
+                            "ORDER BY shuffle"),
+        ]
+        for kind, sql in queries:
+            async with self._reader.execute(sql, (event_id,)) as cur:
+                async for r in cur:
+                    if kind == "poll.voter":
+                        data = {"poll": r[0], "participant": r[1]}
+                    elif kind == "poll.tally":
+                        data = {"poll": r[0], "room": r[1], "key": r[2], "n": r[3]}
+                    else:
+                        data = {"poll": r[0], "room": r[1], "text": r[2]}
+                    yield Entry(kind, data, "", sealed=True)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
 from ..domain.views import event_summary
+from ..export import tables
 from ..protocol import describe
 from .i18n import page
 
@@ -88,6 +89,17 @@ async def get_event(request: Request) -> Response:
     return JSONResponse({**event_summary(rt.state), **forum.links(row)})
 
 
+def download(body: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+async def polls_csv(request: Request) -> Response:
+    require_organizer(request)
+    rt = await forum_of(request).runtime(request.path_params["event_id"])
+    return download(tables.polls_csv(rt.state), "text/csv; charset=utf-8", f"polls-{rt.id}.csv")
+
+
 async def join_event(request: Request) -> Response:
     forum = forum_of(request)
     event_id = request.path_params["event_id"]
@@ -128,6 +140,7 @@ def routes() -> list[Any]:
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
         Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
+        Route("/api/events/{event_id}/polls.csv", polls_csv),
         Route("/", index_page),
         Route("/organizer", organizer_page),
         Route("/e/{event_id}", event_page),

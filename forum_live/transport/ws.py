@@ -61,6 +61,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         cmd, ref, err = parse_frame(raw, limits.frame_max)
         if err is None and not isinstance(cmd, Hello):
             err = Unauthorized("the first frame must be hello with a token")
+        elif err is not None:  # a hello without a usable token is a bad token (contract §4)
+            err = Unauthorized(err.message)
         claims = forum.auth.verify(cmd.token, event_id) if isinstance(cmd, Hello) else None
         try:
             rt = await forum.runtime(event_id)

@@ -1,0 +1,78 @@
+"""run.py as a real subprocess on 127.0.0.1, for crash (kill -9) and shutdown tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.live import ORGANIZER, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[str]
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base, timeout=10)
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 10) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+async def spawn(data_dir: Path, *args: str, port: int | None = None,
+                env: dict[str, str] | None = None) -> ServerProcess:
+    """Start run.py and wait until /healthz answers."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"server-{port}.log"
+    full_env = {**os.environ, "FORUM_ORGANIZER_TOKEN": ORGANIZER,
+                "FORUM_LIMIT_PRESENCE_GRACE_S": "0", **(env or {})}
+    out = open(log, "a", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "--port", str(port), "--data-dir", str(data_dir),
+         "--recordings-dir", str(data_dir / "rec"), "--log-level", "warning", *args],
+        cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    out.close()
+    sp = ServerProcess(proc, port, log)
+    async with httpx.AsyncClient(base_url=sp.base, timeout=1) as c:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {sp.output()}")
+            try:
+                if (await c.get("/healthz")).status_code == 200:
+                    return sp
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {sp.output()}")
+
+
