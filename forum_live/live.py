@@ -93,6 +93,8 @@ class EventRuntime:
             self._tick.set()
             for hook in self.after_commit:
                 hook(self, entries)
+            if any(e.kind == "event.ended" for e in journaled):
+                self._own(self.store.set_status(self.id, "ended"))
 
         await self.store.append(self.id, entries, committed)
         return entries
@@ -108,6 +110,11 @@ class EventRuntime:
                 raise RateLimited(f"at most {self.limits.chat_rate:g} messages a second")
         entries = decide(self.state, Context.current(self.limits), actor, cmd)
         return await self.commit(entries)
+
+    def _own(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _run_clock(self) -> None:
         """Server time drives the breakout timer: sleep until the next deadline (or until

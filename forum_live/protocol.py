@@ -54,4 +54,5 @@ def ok_frame(ref: Any, **result: Any) -> str:
 
 
 def error_frame(ref: Any, err: DomainError) -> str:
-    return encode({"type": "error", "ref": ref, "code": err.code, "message": err.message})
+    return encode({"type": "error", "ref": ref, "code": err.code, "message": err.message,
+                   **err.extra})

@@ -7,3 +7,4 @@ registered wherever the domain is used.
 from . import breakouts as _breakouts  # noqa: F401
 from . import chat as _chat  # noqa: F401
 from . import polls as _polls  # noqa: F401
+from . import minutes as _minutes  # noqa: F401

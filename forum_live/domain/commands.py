@@ -50,6 +50,11 @@ class Ping(Command):
     type: Literal["ping"]
 
 
+class EventEnd(Command):
+    """Extension: a moderator ends the event (the organizer can via HTTP too)."""
+    type: Literal["event.end"]
+
+
 class StateSync(Command):
     """A query, not a change: the full state as of the reply's seq (used after a move)."""
     type: Literal["state.sync"]
@@ -82,7 +87,7 @@ class JoinIn(Body):
 
 CLIENT_COMMANDS: dict[str, type[Command]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping, StateSync)
+    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping, StateSync, EventEnd)
 }
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import chat
-from .commands import ChatDelete, ChatSend, Command, HandLower, HandRaise
+from . import chat, setup
+from .commands import ChatDelete, ChatSend, Command, EventEnd, HandLower, HandRaise
 from .context import Context
 from .entries import Entry
 from .errors import Forbidden, Invalid
@@ -19,6 +19,15 @@ DECIDERS: dict[type[Command], Decider] = {
     HandRaise: chat.hand_raise,  # type: ignore[dict-item]
     HandLower: chat.hand_lower,  # type: ignore[dict-item]
 }
+
+
+def _event_end(s: EventState, ctx: Context, me: Participant, cmd: EventEnd) -> list[Entry]:
+    if not me.is_moderator:
+        raise Forbidden("only moderators end the event")
+    return setup.end_event(s, ctx, me.id)
+
+
+DECIDERS[EventEnd] = _event_end  # type: ignore[assignment]
 
 
 def register_decider(model: type[Command]) -> Callable[[Decider], Decider]:

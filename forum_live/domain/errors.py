@@ -6,9 +6,10 @@ from __future__ import annotations
 class DomainError(Exception):
     code = "invalid"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **extra: object) -> None:
         super().__init__(message)
         self.message = message
+        self.extra = extra  # more for the client, e.g. the current entry of a conflict
 
 
 class Unauthorized(DomainError):

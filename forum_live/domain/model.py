@@ -75,6 +75,7 @@ class Participant:
     room: str | None = None
     online: bool = False
     registered_at: str = ""
+    present: list[list[str | None]] = field(default_factory=list)  # [joined, left|None]
 
     @property
     def is_moderator(self) -> bool:
@@ -118,6 +119,7 @@ class BreakoutRound:
     ends_at: str | None = None
     warned: bool = False
     closed_at: str | None = None
+    members: dict[str, list[str]] = field(default_factory=dict)  # room -> everyone who was in
     help: dict[str, str] = field(default_factory=dict)  # room -> participant who asked
 
     @property
@@ -135,6 +137,7 @@ class EventState:
     series: str | None = None
     created_at: str = ""
     status: EventStatus = EventStatus.OPEN
+    ended_at: str | None = None
     plenary_room: str = ""
     topics: dict[str, Topic] = field(default_factory=dict)
     rooms: dict[str, Room] = field(default_factory=dict)
@@ -145,6 +148,9 @@ class EventState:
     hands: list[Hand] = field(default_factory=list)  # raise order across rooms
     rounds: list[BreakoutRound] = field(default_factory=list)
     polls: dict[str, Any] = field(default_factory=dict)  # id -> polls.Poll
+    minutes: dict[str, Any] = field(default_factory=dict)  # id -> minutes.MinuteEntry
+    minute_writers: str = "everyone"  # or "moderators" (plus the named minute-takers)
+    minute_takers: set[str] = field(default_factory=set)
     seq: int = 0
 
     # -- queries ---------------------------------------------------------------------
@@ -218,6 +224,7 @@ def _event_created(s: EventState, e: Entry) -> None:
 
 def _event_ended(s: EventState, e: Entry) -> None:
     s.status = EventStatus.ENDED
+    s.ended_at = e.at
 
 
 def _registered(s: EventState, e: Entry) -> None:
@@ -231,12 +238,15 @@ def _joined(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"]["id"])
     if p:
         p.online = True
+        p.present.append([e.at, None])
 
 
 def _left(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"]["id"])
     if p:
         p.online = False
+        if p.present and p.present[-1][1] is None:
+            p.present[-1][1] = e.at
 
 
 def _chat_message(s: EventState, e: Entry) -> None:
@@ -276,6 +286,11 @@ def _moved(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"])
     if p:
         p.room = e.data["to"]
+        rnd = s.breakout
+        if rnd is not None and p.room in rnd.rooms:
+            seen = rnd.members.setdefault(p.room, [])
+            if p.id not in seen:
+                seen.append(p.id)
 
 
 _APPLY = {

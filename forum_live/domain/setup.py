@@ -53,3 +53,12 @@ def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[En
         out.append(Entry("hand.lowered", {"participant": pid, "reason": "left"}, ctx.at,
                          room=hand.room, audience=Audience.EVENT, actor=pid))
     return out
+
+
+def end_event(state: EventState, ctx: Context, actor: str | None) -> list[Entry]:
+    """Mark the event as ended: participants can no longer act; moderators can still
+    correct the minutes, and every correction is journaled."""
+    from .model import EventStatus
+    if state.status is EventStatus.ENDED:
+        return []
+    return [Entry("event.ended", {"by": actor}, ctx.at, actor=actor)]

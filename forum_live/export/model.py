@@ -1,0 +1,135 @@
+"""The minutes model: one structure built from the folded journal, rendered to every format.
+
+Everything here is derived, so it is right after restarts and includes the automatic
+entries (breakout rounds, closed polls, attendance, recordings) next to what people wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..domain import polls
+from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
+from ..domain.model import EventState, RoomKind
+
+KIND_LABELS = {
+    "de": {"decision": "Beschluss", "action": "Aufgabe", "question": "Offene Frage",
+           "note": "Notiz"},
+    "en": {"decision": "Decision", "action": "Action", "question": "Open question",
+           "note": "Note"},
+}
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _minutes(value: str | None, until: str | None) -> int:
+    a, b = _ts(value), _ts(until)
+    return int(round((b - a).total_seconds() / 60)) if a and b else 0
+
+
+def _entry(m: MinuteEntry) -> dict[str, Any]:
+    d = m.public()
+    d["auto"] = False
+    return d
+
+
+def attendance(s: EventState, until: str | None) -> list[dict[str, Any]]:
+    """Who was there, from when to when, with organization and role."""
+    out = []
+    for p in s.participants.values():
+        spans = [[a, b or until] for a, b in p.present]
+        if not spans:
+            continue
+        out.append({
+            "id": p.id, "name": p.name, "organization": p.organization, "role": p.role.value,
+            "first_seen": spans[0][0], "last_seen": spans[-1][1],
+            "intervals": spans, "minutes": sum(_minutes(a, b) for a, b in spans),
+        })
+    return sorted(out, key=lambda r: (r["name"].lower(), r["id"]))
+
+
+def rounds(s: EventState) -> list[dict[str, Any]]:
+    """Each breakout round: rooms, topic, who was in which room, how long."""
+    names = {p.id: p.name for p in s.participants.values()}
+    out = []
+    for rnd in s.rounds:
+        rooms = []
+        for rid in rnd.rooms:
+            room = s.rooms[rid]
+            topic = s.topics.get(room.topic) if room.topic else None
+            rooms.append({"id": rid, "title": room.title,
+                          "topic": topic.title if topic else None,
+                          "members": [names.get(m, m) for m in rnd.members.get(rid, [])]})
+        out.append({"number": rnd.number, "assign": rnd.assign.value, "opened_at": rnd.opened_at,
+                    "closed_at": rnd.closed_at, "duration_min": _minutes(rnd.opened_at,
+                                                                         rnd.closed_at),
+                    "rooms": rooms, "auto": True})
+    return out
+
+
+def poll_results(s: EventState) -> list[dict[str, Any]]:
+    """Closed polls with their final result (named ones with who voted what)."""
+    out = []
+    names = {p.id: p.name for p in s.participants.values()}
+    for poll in s.polls.values():
+        if poll.open:
+            continue
+        r = polls.results(s, poll, final=True)
+        labels = poll.options if poll.kind in ("single", "multiple") else poll.keys()
+        item: dict[str, Any] = {
+            "id": poll.id, "question": poll.question, "kind": poll.kind, "scope": poll.scope,
+            "room": s.rooms[poll.room].title if poll.room in s.rooms else None,
+            "anonymous": poll.anonymous, "closed_at": poll.closed_at, "voters": r["total"],
+            "options": [{"label": lbl, "count": n} for lbl, n in zip(labels, r["counts"])],
+            "mean": r.get("mean"), "answers": r.get("answers", []), "auto": True,
+        }
+        if "per_room" in r:
+            item["per_room"] = [{"room": s.rooms[rid].title if rid in s.rooms else rid, **sub}
+                                for rid, sub in r["per_room"].items()]
+        if not poll.anonymous:
+            item["votes"] = [{"name": names.get(v, v), "keys": b["keys"], "text": b["text"]}
+                             for v, b in poll.ballots.items()]
+        out.append(item)
+    return out
+
+
+def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The whole record of one event."""
+    until = s.ended_at or None
+    entries = sorted(s.minutes.values(), key=sort_key)
+    topics = []
+    for t in s.topics.values():
+        rooms = [r for r in s.rooms.values() if r.topic == t.id and r.kind is RoomKind.BREAKOUT]
+        topics.append({
+            "id": t.id, "title": t.title, "speaker": t.speaker, "description": t.description,
+            "rooms": [{"id": r.id, "title": r.title,
+                       "entries": [_entry(m) for m in entries if m.room == r.id]}
+                      for r in rooms],
+            "entries": [_entry(m) for m in entries
+                        if m.topic == t.id and s.rooms[m.room].kind is RoomKind.PLENARY],
+        })
+    plenary = [_entry(m) for m in entries if m.room == s.plenary_room and m.topic is None]
+    others = [_entry(m) for m in entries
+              if m.room != s.plenary_room and s.rooms[m.room].topic is None]
+    return {
+        "event": {"id": s.id, "title": s.title, "description": s.description,
+                  "starts_at": s.starts_at, "series": s.series, "status": s.status.value,
+                  "created_at": s.created_at, "ended_at": s.ended_at},
+        "agenda": [{"title": t.title, "speaker": t.speaker} for t in s.topics.values()],
+        "plenary": plenary,
+        "topics": topics,
+        "other_rooms": others,
+        "decisions": [_entry(m) for m in entries if m.kind == "decision"],
+        "actions": [_entry(m) for m in entries if m.kind == "action"],
+        "questions": [_entry(m) for m in entries if m.kind == "question"],
+        "breakout_rounds": rounds(s),
+        "polls": poll_results(s),
+        "attendance": attendance(s, until),
+        "recordings": recordings or [],
+        "counts": {"participants": len(s.participants),
+                   "entries": len(entries), "kinds": {k: sum(1 for m in entries if m.kind == k)
+                                                      for k in KIND_ORDER}},
+    }
