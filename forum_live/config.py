@@ -20,7 +20,6 @@ class Limits:
     frame_max: int = 64 * 1024  # bytes of one client frame
     chat_rate: float = 5.0  # chat messages a second per participant (token refill)
     chat_burst: int = 10  # bucket size
-    name_max: int = 80
     outbound_queue: int = 2000  # frames waiting for one connection before it is cut off
     send_timeout_s: float = 10.0  # one frame may take this long to leave before the cut
     presence_grace_s: float = 3.0  # a socket gone this long before "participant.left"
