@@ -1,0 +1,77 @@
+"""Regenerate docs/screenshot.png: a populated event page (participant's view) at 1280x800.
+
+    python -m tests.e2e.make_screenshot [OUT.png]
+
+Starts its own server in a temporary directory; a few people join over the socket, chat and
+raise hands; one joins in Chromium and is photographed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from tests.support.live import Client, auth, join, start_server
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "speaker": "Dr. Petra Hansen"},
+          {"title": "Geodaten im ländlichen Raum", "speaker": "Jens Albers"},
+          {"title": "Smart Mobility im ländlichen Raum"}]
+
+
+async def main(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = await start_server(Path(tmp))
+        try:
+            async with server.http() as http:
+                r = await http.post("/api/events", headers=auth(), json={
+                    "title": "Regionales Digitalisierungszentrum – Diskussionsforum 1",
+                    "description": "Impulse und Aussprache zur Digitalisierung im ländlichen Raum",
+                    "starts_at": "2025-03-12T17:00:00+01:00", "topics": TOPICS})
+                event = r.json()
+                people = {}
+                for name, org, mod in (("Dr. Petra Hansen", "Hochschule Nordheide", True),
+                                       ("Ursula Brandt", "Bürgerverein Lindenau", False),
+                                       ("Maria Schulte", "Landkreis Oberfeld", False)):
+                    j = await join(http, event, name, moderator=mod, organization=org)
+                    people[name] = await Client.connect(server, event["id"], j["token"])
+            room = event["plenary_room"]
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                                   headless=True, args=ARGS)
+                page = await browser.new_page(viewport={"width": 1280, "height": 800})
+                await page.goto(event["participant_url"])
+                await page.fill("#join-name", "Heinrich Vogt")
+                await page.fill("#join-org", "Gemeinderat Lindenau")
+                await page.click("#join-submit")
+                await page.wait_for_selector("#conn-status[data-state=connected]")
+                for name, text in (
+                        ("Dr. Petra Hansen", "Herzlich willkommen! Fragen gern hier in den Chat."),
+                        ("Ursula Brandt", "Guten Abend in die Runde. Gibt es die Folien später zum Nachlesen?"),
+                        ("Dr. Petra Hansen", "Ja, die Folien stellen wir nach der Veranstaltung bereit."),
+                        ("Maria Schulte", "Bei uns im Landkreis fehlen vor allem gute Busverbindungen am "
+                                          "Abend – das wäre ein Thema für Smart Mobility.")):
+                    await people[name].request("chat.send", room=room, text=text)
+                await page.fill("#chat-input", "Dem stimme ich zu – bei uns in Lindenau ist es genauso.")
+                await page.keyboard.press("Enter")
+                await people["Maria Schulte"].request("hand.raise")
+                await people["Ursula Brandt"].request("hand.raise")
+                await page.wait_for_selector("#hand-queue li:nth-child(2)")
+                await page.evaluate("document.activeElement.blur()")
+                await page.wait_for_timeout(300)
+                await page.screenshot(path=str(out))
+                await browser.close()
+            for client in people.values():
+                await client.close()
+        finally:
+            await server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")))
