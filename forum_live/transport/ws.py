@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..domain.commands import Hello, Ping, StateSync
+from ..domain.commands import Command, Hello, Ping, StateSync
 from ..domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from ..hub import CLOSE_UNAUTHORIZED, Connection
 from ..protocol import error_frame, ok_frame, parse_frame
@@ -89,34 +89,72 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
 
     conn = Connection(pid, ws.send_text, close, limits.outbound_queue, limits.send_timeout_s)
     conn.start()
-    try:
-        await rt.attach(conn, resume_from)
-        while not conn.closed.is_set():
-            # A connection the hub cut off is closed by it; the close ends this receive too.
+    async def read_loop() -> None:
+        while True:
             raw = await _receive_text(ws)
             if raw is None:
-                break
-            conn.push(await handle_frame(rt, pid, raw, limits.frame_max))
+                return
+            conn.push(await handle_frame(rt, conn, raw, limits.frame_max))
+
+    try:
+        await rt.attach(conn, resume_from)
+        # A connection the hub cut off (too slow) may never send again: stop reading it
+        # at once rather than when its TCP connection finally dies.
+        reader = asyncio.create_task(read_loop(), name=f"ws-reader-{pid}")
+        cut = asyncio.create_task(conn.closed.wait(), name=f"ws-cut-{pid}")
+        try:
+            await asyncio.wait({reader, cut}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, cut):
+                task.cancel()
+            await asyncio.gather(reader, cut, return_exceptions=True)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            exc = reader.exception()
+            if not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
+                log.error("socket reader failed", exc_info=exc)
     except WebSocketDisconnect:
         pass
     finally:
         await rt.detach(conn)
 
 
-async def handle_frame(rt, pid: str, raw: str | bytes, frame_max: int) -> str:  # type: ignore[no-untyped-def]
+# Commands that are not journal decisions (queries, media signaling) are answered by a
+# handler: (runtime, connection, command) -> the fields of the ok reply. DomainErrors
+# raised there become error frames like any other.
+Handler = Callable[[Any, Connection, Command], Awaitable[dict[str, Any]]]
+HANDLERS: dict[type[Command], Handler] = {}
+
+
+def register_handler(model: type[Command]) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[model] = fn
+        return fn
+    return deco
+
+
+@register_handler(Ping)
+async def _ping(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
+    return {"seq": rt.committed_seq}
+
+
+@register_handler(StateSync)
+async def _sync(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
+    seq, state = await rt.snapshot(conn.pid)
+    return {"seq": seq, "state": state}
+
+
+async def handle_frame(rt, conn: Connection, raw: str | bytes, frame_max: int) -> str:  # type: ignore[no-untyped-def]
     """One client frame in, the reply frame out (events go out through the hub)."""
     cmd, ref, err = parse_frame(raw, frame_max)
     if err is not None or cmd is None:
         return error_frame(ref, err or Invalid("invalid frame"))
     if isinstance(cmd, Hello):
         return error_frame(ref, Invalid("type: already said hello"))
-    if isinstance(cmd, Ping):
-        return ok_frame(ref, seq=rt.committed_seq)
-    if isinstance(cmd, StateSync):
-        seq, state = await rt.snapshot(pid)
-        return ok_frame(ref, seq=seq, state=state)
     try:
-        entries = await rt.submit(pid, cmd)
+        handler = HANDLERS.get(type(cmd))
+        if handler is not None:
+            return ok_frame(ref, **await handler(rt, conn, cmd))
+        entries = await rt.submit(conn.pid, cmd)
     except DomainError as e:
         return error_frame(ref, e)
     except Exception:
