@@ -41,9 +41,12 @@ class Connection:
     _queue: asyncio.Queue[str] = field(init=False)
     _held: list[Entry] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
+    _closer: asyncio.Task[None] | None = None  # the close that kill() started
+    _catchup: int = 0  # frames of the hello catch-up still queued (outside the bound)
 
     def __post_init__(self) -> None:
-        self._queue = asyncio.Queue(self.max_queue)
+        # Unbounded here; push() enforces max_queue on live frames only.
+        self._queue = asyncio.Queue()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.pid}")
@@ -52,10 +55,15 @@ class Connection:
         """Queue a frame; a full queue means the client fell behind: cut it off."""
         if self.closed.is_set():
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if not self.live:
+            # The catch-up of a hello (replay, ready) may exceed the bound: it is finite
+            # (the resume window) and already in memory, and a client that missed more than
+            # the queue holds must still be able to resume rather than be cut off again.
+            self._catchup += 1
+        elif self._queue.qsize() - self._catchup >= self.max_queue:
             self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
+            return
+        self._queue.put_nowait(frame)
 
     def deliver(self, state: EventState, entry: Entry) -> None:
         if not self.live:
@@ -84,7 +92,7 @@ class Connection:
         self.closed.set()
         if self._writer is not None:
             self._writer.cancel()
-        asyncio.get_running_loop().create_task(self._close(code, reason))
+        self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         try:
@@ -92,12 +100,17 @@ class Connection:
         except Exception:
             pass
 
+    def _sent_one(self) -> None:
+        if self._catchup:
+            self._catchup -= 1
+
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
         try:
             while True:
                 frame = await queue.get()
+                self._sent_one()
                 # Everything queued leaves in one pass under one timer whose deadline moves
                 # forward before each frame: the same per-frame send timeout as a wait_for
                 # around each send, without a task, a timer and a loop round trip per frame
@@ -108,6 +121,7 @@ class Connection:
                         if queue.empty():
                             break
                         frame = queue.get_nowait()
+                        self._sent_one()
                         deadline.reschedule(loop.time() + self.send_timeout)
         except asyncio.CancelledError:
             raise
@@ -135,6 +149,8 @@ class Connection:
                 await self._writer
             except (asyncio.CancelledError, Exception):
                 pass
+        if self._closer is not None:  # let the close frame with its code get out first
+            await self._closer
 
 
 @dataclass
