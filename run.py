@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Start forum-live: `python run.py [--demo] [--host H] [--port P] [--data-dir D] ...`."""
+"""Start forum-live: `python run.py [--demo] [--host H] [--port P] [--data-dir D] ...`.
+
+`python run.py export EVENT_ID --format md|html|pdf|docx|json [--out FILE] [--data-dir D]`
+writes the minutes of one event without a server."""
 
 from __future__ import annotations
 
@@ -68,7 +71,11 @@ def serve(settings: Settings, log_level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:  # `run.py export EVENT_ID --format ...`: no server
+        from forum_live.export.cli import main as export_main
+        return export_main(argv[1:])
+    args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_env(host=args.host, port=args.port, data_dir=args.data_dir,
                                  recordings_dir=args.recordings_dir, demo=args.demo or None)

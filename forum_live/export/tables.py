@@ -40,9 +40,14 @@ def poll_rows(s: EventState) -> Iterable[dict[str, Any]]:
                 yield {**base, "room": title, "option": label, "count": n}
 
 
-def to_csv(columns: list[str], rows: Iterable[dict[str, Any]]) -> str:
+def to_csv(columns: list[str], rows: Iterable[dict[str, Any]], excel: bool = False) -> str:
+    """Plain RFC 4180 CSV (comma, no BOM) by default; `excel` gives what Excel in a German
+    locale opens right with a double click: semicolons and a UTF-8 BOM."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    if excel:
+        buf.write("\ufeff")
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n"
+                       if excel else "\n", delimiter=";" if excel else ",")
     w.writeheader()
     for row in rows:
         w.writerow({k: _cell(v) for k, v in row.items()})
@@ -56,5 +61,22 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def polls_csv(s: EventState) -> str:
-    return to_csv(POLL_COLUMNS, poll_rows(s))
+def polls_csv(s: EventState, excel: bool = False) -> str:
+    return to_csv(POLL_COLUMNS, poll_rows(s), excel)
+
+
+ATTENDANCE_COLUMNS = ["name", "organization", "role", "first_seen", "last_seen", "minutes",
+                      "intervals"]
+
+
+def attendance_rows(s: EventState) -> Iterable[dict[str, Any]]:
+    """One row per person who was there; intervals as `from/to` ISO pairs joined by spaces."""
+    from .model import attendance
+
+    for a in attendance(s, s.ended_at):
+        yield {**a, "organization": a["organization"] or "", "last_seen": a["last_seen"] or "",
+               "intervals": " ".join(f"{x}/{y or ''}" for x, y in a["intervals"])}
+
+
+def attendance_csv(s: EventState, excel: bool = False) -> str:
+    return to_csv(ATTENDANCE_COLUMNS, attendance_rows(s), excel)

@@ -13,8 +13,8 @@ from starlette.routing import Route
 from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
 from ..domain.views import event_summary
-from ..export import tables
 from ..protocol import describe
+from . import minutes_http
 from .i18n import page
 
 if TYPE_CHECKING:
@@ -94,12 +94,6 @@ def download(body: str | bytes, media_type: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-async def polls_csv(request: Request) -> Response:
-    require_organizer(request)
-    rt = await forum_of(request).runtime(request.path_params["event_id"])
-    return download(tables.polls_csv(rt.state), "text/csv; charset=utf-8", f"polls-{rt.id}.csv")
-
-
 async def join_event(request: Request) -> Response:
     forum = forum_of(request)
     event_id = request.path_params["event_id"]
@@ -140,7 +134,12 @@ def routes() -> list[Any]:
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
         Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
-        Route("/api/events/{event_id}/polls.csv", polls_csv),
+        Route("/api/events/{event_id}/end", minutes_http.end_event, methods=["POST"]),
+        # polls.csv, attendance.csv: organizer or moderator; the minutes: anyone who took part
+        Route("/api/events/{event_id}/polls.csv", minutes_http.polls_csv),
+        Route("/api/events/{event_id}/attendance.csv", minutes_http.attendance_csv),
+        Route("/api/events/{event_id}/minutes.{fmt}", minutes_http.minutes_download),
+        Route("/events/{event_id}/review", minutes_http.review_page),
         Route("/", index_page),
         Route("/organizer", organizer_page),
         Route("/e/{event_id}", event_page),

@@ -1,0 +1,259 @@
+"""The minutes model prepared for reading: labels, local times, groups, chart geometry.
+
+Every renderer (md, html, pdf, docx, the review page) draws from this one view, so they
+all say the same thing. Labels come from the web catalogs (web/i18n/<lang>.json,
+`minutes.*` keys), German by default. Times are shown in the event's time zone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..domain.minutes import KIND_ORDER
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+LANGUAGES = ("de", "en")
+TIMEZONE = ZoneInfo("Europe/Berlin")
+PLURAL = {"decision": "decisions", "action": "actions", "question": "questions",
+          "note": "notes"}
+
+
+@lru_cache(maxsize=4)
+def labels(lang: str) -> dict[str, str]:
+    """The `minutes.*` labels of one language, without the prefix."""
+    path = WEB_DIR / "i18n" / f"{lang if lang in LANGUAGES else 'de'}.json"
+    try:
+        catalog = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        catalog = {}
+    return _Labels({k[8:]: v for k, v in catalog.items() if k.startswith("minutes.")})
+
+
+class _Labels(dict):  # type: ignore[type-arg]
+    """A missing label shows its key instead of failing the export."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _clean(value: Any) -> Any:
+    """Drop control characters: no format (XML in docx, PDF text) can carry them."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict) and not isinstance(value, _Labels):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(TIMEZONE)
+    except ValueError:
+        return None
+
+
+def fmt_date(value: str | None, lang: str) -> str:
+    d = _dt(value)
+    if d is None:
+        return ""
+    return d.strftime("%d.%m.%Y") if lang == "de" else d.strftime("%Y-%m-%d")
+
+
+def fmt_time(value: str | None) -> str:
+    d = _dt(value)
+    return d.strftime("%H:%M") if d else ""
+
+
+def fmt_datetime(value: str | None, lang: str) -> str:
+    d = _dt(value)
+    if d is None:
+        return ""
+    return f"{fmt_date(value, lang)}, {fmt_time(value)}"
+
+
+def fmt_due(value: str | None, lang: str) -> str:
+    if not value:
+        return ""
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return d.strftime("%d.%m.%Y") if lang == "de" else d.strftime("%Y-%m-%d")
+
+
+def _entry(e: dict[str, Any], rooms: dict[str, str], L: dict[str, str], lang: str
+           ) -> dict[str, Any]:
+    return {"id": e["id"], "kind": e["kind"], "kind_label": L[f"kind_{e['kind']}"],
+            "text": e["text"], "assignee": e.get("assignee") or "",
+            "due": fmt_due(e.get("due"), lang), "due_iso": e.get("due") or "",
+            "author": (e.get("author") or {}).get("name", ""),
+            "at": fmt_time(e.get("at")), "room": rooms.get(e["room"], L["plenary"]),
+            "edited": bool(e.get("edited_at")), "from_chat": bool(e.get("source"))}
+
+
+def _groups(entries: list[dict[str, Any]], L: dict[str, str]) -> list[dict[str, Any]]:
+    """Entries by kind, decisions and actions first."""
+    out = []
+    for kind in KIND_ORDER:
+        items = [e for e in entries if e["kind"] == kind]
+        if items:
+            out.append({"kind": kind, "label": L[PLURAL[kind]], "entries": items})
+    return out
+
+
+def _answer(poll: dict[str, Any], keys: list[str], text: str | None) -> str:
+    if poll["kind"] == "text":
+        return text or ""
+    labels_ = [o["label"] for o in poll["options"]]
+    if poll["kind"] == "rating":
+        return ", ".join(keys)
+    out = []
+    for k in keys:
+        try:
+            out.append(labels_[int(k)])
+        except (ValueError, IndexError):
+            out.append(k)
+    return ", ".join(out)
+
+
+CHART_WIDTH = 460
+LABEL_WIDTH = 170
+BAR_HEIGHT = 18
+BAR_GAP = 8
+
+
+def _chart(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart; drawn as SVG with presentation attributes."""
+    top = max((o["count"] for o in options), default=0) or 1
+    bar_max = CHART_WIDTH - LABEL_WIDTH - 70
+    bars = []
+    for i, o in enumerate(options):
+        y = i * (BAR_HEIGHT + BAR_GAP)
+        label = o["label"] if len(o["label"]) <= 26 else o["label"][:25] + "…"
+        bars.append({"label": label, "full": o["label"], "count": o["count"], "pct": o["pct"],
+                     "y": y, "text_y": y + BAR_HEIGHT - 5,
+                     "width": max(1, round(bar_max * o["count"] / top)) if o["count"] else 0,
+                     "x": LABEL_WIDTH, "value_x": LABEL_WIDTH + 6 + round(
+                         bar_max * o["count"] / top)})
+    height = max(1, len(options)) * (BAR_HEIGHT + BAR_GAP)
+    return {"width": CHART_WIDTH, "height": height, "bar_height": BAR_HEIGHT, "bars": bars,
+            "label_x": LABEL_WIDTH - 8}
+
+
+def _poll(p: dict[str, Any], L: dict[str, str], lang: str) -> dict[str, Any]:
+    total_marks = sum(o["count"] for o in p["options"]) or 0
+    options = [{"label": o["label"], "count": o["count"],
+                "pct": round(100 * o["count"] / total_marks) if total_marks else 0}
+               for o in p["options"]]
+    votes = [{"name": v["name"], "answer": _answer(p, v.get("keys") or [], v.get("text"))}
+             for v in p.get("votes", [])] if not p["anonymous"] else []
+    by_answer: dict[str, list[str]] = {}
+    if p["kind"] in ("single", "multiple", "rating"):
+        for v in p.get("votes", []) if not p["anonymous"] else []:
+            for k in v.get("keys") or []:
+                by_answer.setdefault(_answer(p, [k], None), []).append(v["name"])
+        order = {o["label"]: i for i, o in enumerate(options)}
+        voted = [{"answer": a, "names": sorted(n, key=str.lower), "count": len(n)}
+                 for a, n in sorted(by_answer.items(), key=lambda x: order.get(x[0], 99))]
+    else:
+        voted = []
+    return {"id": p["id"], "question": p["question"], "kind": p["kind"],
+            "voted": voted,
+            "anonymous": p["anonymous"],
+            "mode": L["poll_anonymous"] if p["anonymous"] else L["poll_named"],
+            "room": p.get("room") or "", "closed_at": fmt_datetime(p.get("closed_at"), lang),
+            "voters": p["voters"], "options": options, "mean": p.get("mean"),
+            "answers": list(p.get("answers") or []), "votes": sorted(
+                votes, key=lambda v: v["name"].lower()),
+            "chart": _chart(options) if options and p["kind"] != "text" else None}
+
+
+def _minutes(n: int, L: dict[str, str]) -> str:
+    return f"{n} {L['minutes_unit']}"
+
+
+def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
+    """Everything a renderer needs, already in words of `lang`."""
+    lang = lang if lang in LANGUAGES else "de"
+    L = labels(lang)
+    ev = model["event"]
+    rooms: dict[str, str] = {}
+    for t in model["topics"]:
+        for r in t["rooms"]:
+            rooms[r["id"]] = r["title"]
+    for rnd in model["breakout_rounds"]:
+        for r in rnd["rooms"]:
+            rooms[r["id"]] = r["title"]
+
+    def entries(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [_entry(e, rooms, L, lang) for e in items]
+
+    plenary = entries(model["plenary"])
+    topics = []
+    for t in model["topics"]:
+        topic_rooms = [{"title": r["title"], "groups": _groups(entries(r["entries"]), L),
+                        "count": len(r["entries"])} for r in t["rooms"]]
+        own = entries(t["entries"])
+        topics.append({"title": t["title"], "speaker": t.get("speaker") or "",
+                       "description": t.get("description") or "",
+                       "groups": _groups(own, L), "rooms": topic_rooms,
+                       "empty": not own and not any(r["count"] for r in topic_rooms)})
+    role = {"moderator": L["role_moderator"], "participant": L["role_participant"]}
+    attendance = [{"name": a["name"], "organization": a.get("organization") or "",
+                   "role": role.get(a["role"], a["role"]),
+                   "from": fmt_time(a["first_seen"]),
+                   "to": fmt_time(a["last_seen"]) if a["last_seen"] else L["present"],
+                   "minutes": a["minutes"],
+                   "intervals": [f"{fmt_time(x)}–{fmt_time(y) if y else L['present']}"
+                                 for x, y in a["intervals"]]}
+                  for a in model["attendance"]]
+    rounds = [{"number": r["number"], "title": f"{L['round']} {r['number']}",
+               "opened_at": fmt_time(r["opened_at"]),
+               "closed_at": fmt_time(r["closed_at"]) if r["closed_at"] else "",
+               "duration": _minutes(r["duration_min"], L),
+               "rooms": [{"title": x["title"], "topic": x.get("topic") or "",
+                          "members": list(x["members"])} for x in r["rooms"]]}
+              for r in model["breakout_rounds"]]
+    recordings = [{"title": str(r.get("title") or r.get("name") or r.get("file") or r.get("id")
+                                or ""),
+                   "room": str(r.get("room_title") or r.get("room") or ""),
+                   "at": fmt_datetime(r.get("started_at") or r.get("at"), lang),
+                   "duration": (_minutes(int(round(float(r["duration_s"]) / 60)), L)
+                                if r.get("duration_s") is not None else ""),
+                   "file": str(r.get("file") or r.get("url") or "")}
+                  for r in model.get("recordings") or []]
+    when = ev.get("starts_at") if _dt(ev.get("starts_at")) else ev["created_at"]
+    status = L["status_ended"] if ev["status"] == "ended" else L["status_open"]
+    return _clean({
+        "lang": lang, "L": L, "title": f"{L['title']}: {ev['title']}", "event_title": ev["title"],
+        "description": ev.get("description") or "", "series": ev.get("series") or "",
+        "date": fmt_date(when, lang), "time": fmt_time(when),
+        "ended": fmt_datetime(ev.get("ended_at"), lang), "status": status,
+        "agenda": [{"title": a["title"], "speaker": a.get("speaker") or ""}
+                   for a in model["agenda"]],
+        "plenary_groups": _groups(plenary, L),
+        "topics": topics,
+        "other_rooms": [{"title": e["room"], **e} for e in entries(model["other_rooms"])],
+        "decisions": entries(model["decisions"]),
+        "actions": entries(model["actions"]),
+        "questions": entries(model["questions"]),
+        "polls": [_poll(p, L, lang) for p in model["polls"]],
+        "rounds": rounds,
+        "attendance": attendance,
+        "recordings": recordings,
+        "counts": {"participants": model["counts"]["participants"],
+                   "present": len(attendance), "entries": model["counts"]["entries"]},
+    })
