@@ -67,6 +67,9 @@ def serve(settings: Settings, log_level: str) -> None:
     print(f"forum-live on {settings.base_url}", flush=True)
     print(f"organizer token: {forum.auth.organizer_token}", flush=True)
     print(f"organizer page:  {settings.base_url}/organizer", flush=True)
+    # uvicorn re-raises the signal that stopped it once it has shut down, which would make
+    # the ordinary, graceful stop look like a kill (exit -15); SIGTERM fully handled exits 0.
+    signal.signal(signal.SIGTERM, lambda sig, frame: None)
     server.run()
 
 

@@ -425,7 +425,7 @@ async def test_resume_from_too_old_gives_the_full_state(tmp_path: Path) -> None:
         await server.stop()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(1, 7))
 async def test_random_drops_and_resumes_lose_nothing(tmp_path: Path, seed: int) -> None:
     """Property: whatever the schedule of sends, drops and resumes, every person ends up
     with exactly the journal's chat lines, in journal order, each once."""
@@ -449,19 +449,19 @@ async def test_random_drops_and_resumes_lose_nothing(tmp_path: Path, seed: int) 
             last[n] = c.last_seq
 
         async def connect(n: str) -> None:
+            # max_queue=None: a client with many unread frames must not stall its own close
+            # (websockets stops reading when its queue is full, so it never sees the reply)
             c = await Client.connect(server, ev["id"], people[n]["token"],
-                                     resume_from=last.get(n))
+                                     resume_from=last.get(n), max_queue=None)
             assert c.ready is not None
             if n in last:
                 assert c.ready["resumed"] is True, c.ready
-            else:
-                seen[n].extend(m_["seq"] for m_ in [])  # fresh: history comes in the state
             conns[n], taken[n] = c, 0
             account(n)
 
         for n in names:
             await connect(n)
-        for step in range(120):
+        for step in range(200):
             n = rng.choice(names)
             c = conns[n]
             roll = rng.random()

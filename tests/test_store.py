@@ -1,0 +1,136 @@
+"""The SQLite journal: migrations, WAL, group commit, order, failure isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from forum_live.domain.entries import Audience, Entry
+from forum_live.store.sqlite import SqliteStore, migrations
+
+
+def entry(seq: int, kind: str = "chat.message", **data: object) -> Entry:
+    return Entry(kind, {"n": seq, **data}, "2024-05-06T09:00:00.000Z", room="r1",
+                 audience=Audience.ROOM, actor="p1", seq=seq)
+
+
+ROW = {"id": "ev1", "title": "Forum", "created_at": "2024-05-06T09:00:00.000Z",
+       "participant_key": "pk", "moderator_key": "mk", "status": "open"}
+
+
+async def opened(path: Path) -> SqliteStore:
+    s = SqliteStore(path, synchronous="NORMAL")
+    await s.open()
+    return s
+
+
+async def test_migrations_are_idempotent_and_keep_data(tmp_path: Path) -> None:
+    path = tmp_path / "forum.db"
+    s = await opened(path)
+    await s.create_event(ROW, entry(1, "event.created"))
+    await s.close()
+    for _ in range(2):  # opening again applies nothing twice and loses nothing
+        s = await opened(path)
+        assert [e.seq async for e in s.journal("ev1")] == [1]
+        assert (await s.event_row("ev1"))["title"] == "Forum"  # type: ignore[index]
+        await s.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == migrations()[-1][0]
+    numbers = [n for n, _ in migrations()]
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+
+
+async def test_wal_mode_is_on(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    try:
+        with sqlite3.connect(tmp_path / "forum.db") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+    finally:
+        await s.close()
+
+
+async def test_concurrent_appends_are_group_committed_in_order(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    try:
+        await s.create_event(ROW, entry(1, "event.created"))
+        before = s.commits
+        heard: list[int] = []
+        futures = [s.append("ev1", [entry(seq)], lambda seq=seq: heard.append(seq))
+                   for seq in range(2, 502)]
+        await asyncio.gather(*futures)
+        transactions = s.commits - before
+        assert 1 <= transactions < 50, transactions  # far fewer than 500 appends
+        assert heard == list(range(2, 502))  # after-commit hooks run in journal order
+        got = [e async for e in s.journal("ev1")]
+        assert [e.seq for e in got] == list(range(1, 502))
+        assert got[5].data == {"n": 6} and got[5].room == "r1" and got[5].audience is Audience.ROOM
+        assert [e.seq async for e in s.journal("ev1", after=495)] == list(range(496, 502))
+    finally:
+        await s.close()
+
+
+async def test_on_commit_runs_only_after_the_commit(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    try:
+        await s.create_event(ROW, entry(1, "event.created"))
+        seen_in_db: list[bool] = []
+
+        def hook() -> None:  # a second connection already sees the entry
+            with sqlite3.connect(tmp_path / "forum.db") as db:
+                n = db.execute("SELECT count(*) FROM journal WHERE seq = 2").fetchone()[0]
+            seen_in_db.append(n == 1)
+
+        await s.append("ev1", [entry(2)], hook)
+        assert seen_in_db == [True]
+    finally:
+        await s.close()
+
+
+async def test_a_failed_commit_fails_its_appends_and_the_store_goes_on(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    try:
+        await s.create_event(ROW, entry(1, "event.created"))
+        await s.append("ev1", [entry(2)])
+        heard: list[int] = []
+        with pytest.raises(sqlite3.IntegrityError):
+            await s.append("ev1", [entry(2)], lambda: heard.append(2))  # seq reused
+        assert heard == []  # nobody heard of what was not committed
+        await s.append("ev1", [entry(3)])
+        assert [e.seq async for e in s.journal("ev1")] == [1, 2, 3]
+    finally:
+        await s.close()
+
+
+async def test_list_events_newest_first_and_journals_are_per_event(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    try:
+        for i in range(3):
+            await s.create_event({**ROW, "id": f"ev{i}", "title": f"F{i}",
+                                  "created_at": f"2024-05-06T09:00:0{i}.000Z"},
+                                 entry(1, "event.created"))
+        await s.append("ev1", [entry(2), entry(3)])
+        assert [r["id"] for r in await s.list_events()] == ["ev2", "ev1", "ev0"]
+        assert [e.seq async for e in s.journal("ev1")] == [1, 2, 3]
+        assert [e.seq async for e in s.journal("ev0")] == [1]
+        assert await s.event_row("nope") is None
+    finally:
+        await s.close()
+
+
+async def test_close_is_safe_twice_and_a_closed_store_refuses_writes(tmp_path: Path) -> None:
+    s = await opened(tmp_path / "forum.db")
+    await s.create_event(ROW, entry(1, "event.created"))
+    pending = s.append("ev1", [entry(2)])
+    await s.close()  # what was appended before close is committed by close
+    assert pending.done() and pending.exception() is None
+    await s.close()
+    with pytest.raises(RuntimeError):
+        s.append("ev1", [entry(3)])
+    s2 = await opened(tmp_path / "forum.db")
+    try:
+        assert [e.seq async for e in s2.journal("ev1")] == [1, 2]
+    finally:
+        await s2.close()
