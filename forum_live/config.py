@@ -6,6 +6,7 @@ without monkeypatching module globals.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -23,6 +24,14 @@ class Limits:
     outbound_queue: int = 2000  # frames waiting for one connection before it is cut off
     send_timeout_s: float = 10.0  # one frame may take this long to leave before the cut
     presence_grace_s: float = 3.0  # a socket gone this long before "participant.left"
+    question_max: int = 500  # characters of a Q&A question
+    question_rate: float = 0.2  # questions a second per person (one every 5 s) ...
+    question_burst: int = 3  # ... in bursts of 3
+    vote_rate: float = 10.0  # votes (polls, questions) a second per person
+    vote_burst: int = 20
+    reaction_rate: float = 2.0  # reactions a second per person
+    reaction_burst: int = 5
+    reactions_interval_s: float = 1.0  # reactions of a room go out batched this often
     poll_text_max: int = 280  # characters of a free-text poll answer
     open_polls_max: int = 50
     results_interval_s: float = 0.25  # poll results go out at most this often per poll
@@ -46,6 +55,16 @@ class Settings:
     demo: bool = False  # create the demo forum at start (once) and print its links
     synchronous: str = "FULL"  # SQLite's synchronous pragma: FULL survives power loss too
     limits: Limits = field(default_factory=Limits)
+    # -- media (issue 7) -- see forum_live/media and docs/protocol.md "Media"
+    media_enabled: bool = True
+    # STUN/TURN servers handed to browsers: ({"urls": ..., "username"?, "credential"?}, ...)
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    # local addresses the server gathers and offers as ICE host candidates (loopback by default)
+    media_ice_addresses: tuple[str, ...] = ("127.0.0.1",)
+    # address written into the offered candidates instead, for a server behind NAT (1:1)
+    media_announced_address: str | None = None
+    media_video_tiles: int = 6  # camera tiles besides the active speaker
+    media_mix_max: int = 5  # loudest speakers mixed per room
 
     @property
     def db_path(self) -> Path:
@@ -81,6 +100,18 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         values["organizer_token"] = env["FORUM_ORGANIZER_TOKEN"]
     if env.get("FORUM_PUBLIC_URL"):
         values["public_url"] = env["FORUM_PUBLIC_URL"]
+    if env.get("FORUM_ICE_SERVERS"):  # JSON list, or comma-separated stun:/turn: URLs
+        raw = env["FORUM_ICE_SERVERS"].strip()
+        values["ice_servers"] = tuple(
+            json.loads(raw) if raw.startswith("[")
+            else [{"urls": u.strip()} for u in raw.split(",") if u.strip()])
+    if env.get("FORUM_MEDIA_ICE_ADDRESSES"):
+        values["media_ice_addresses"] = tuple(
+            a.strip() for a in env["FORUM_MEDIA_ICE_ADDRESSES"].split(",") if a.strip())
+    if env.get("FORUM_MEDIA_ANNOUNCED_ADDRESS"):
+        values["media_announced_address"] = env["FORUM_MEDIA_ANNOUNCED_ADDRESS"]
+    if env.get("FORUM_MEDIA_ENABLED"):
+        values["media_enabled"] = env["FORUM_MEDIA_ENABLED"].lower() not in ("0", "false", "no")
     limits: dict[str, Any] = {}
     for f in fields(Limits):
         raw = env.get(f"{ENV_PREFIX}LIMIT_{f.name.upper()}")

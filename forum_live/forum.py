@@ -66,12 +66,13 @@ class Forum:
         else:
             raise Forbidden("a valid invitation key is needed to join")
         rt = await self.runtime(event_id)
-        entry = setup.register(rt.state, Context.current(self.settings.limits), body, role)
-        await rt.commit([entry])
-        participant = entry.data["participant"]
+        entries = setup.register(rt.state, Context.current(self.settings.limits), body, role)
+        await rt.commit(entries)
+        participant = entries[0].data["participant"]
         token = self.auth.issue(event_id, participant["id"])
         return token, {"id": participant["id"], "name": participant["name"],
-                       "role": participant["role"], "organization": participant["organization"]}
+                       "role": participant["role"], "organization": participant["organization"],
+                       "standing": participant["standing"]}
 
     def links(self, row: dict[str, str]) -> dict[str, str]:
         base = self.settings.base_url

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .config import Limits
-from .domain import breakouts, polls, setup
+from .domain import clock, polls, reactions, setup
 from .domain.commands import Command
 from .domain.context import Context
 from .domain.decide import decide
@@ -30,7 +30,16 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-RATE_LIMITED_KINDS = {"chat.send"}
+# Which commands draw on which token bucket (rate and burst are Limits fields).
+RATE_LIMITS = {
+    "chat.send": ("chat_rate", "chat_burst"),
+    "question.ask": ("question_rate", "question_burst"),
+    "question.vote": ("vote_rate", "vote_burst"),
+    "question.unvote": ("vote_rate", "vote_burst"),
+    "poll.vote": ("vote_rate", "vote_burst"),
+    "reaction.send": ("reaction_rate", "reaction_burst"),
+}
+CLOSE_REMOVED = 4403
 
 
 @dataclass
@@ -42,12 +51,13 @@ class EventRuntime:
     recent: deque[Entry] = field(default_factory=deque)
     hub: Hub = field(default_factory=Hub)
     committed_seq: int = 0
-    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     _commit_waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
     _leaving: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     after_commit: list[Callable[["EventRuntime", list[Entry]], None]] = field(
         default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # owned, cancelled at close
+    reactions: "ReactionBatcher | None" = None
     _clock: asyncio.Task[None] | None = None
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -64,6 +74,7 @@ class EventRuntime:
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
         rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
         rt.after_commit.append(ResultsPublisher(limits.results_interval_s).on_commit)
+        rt.reactions = ReactionBatcher(limits.reactions_interval_s)
         # A restart drops every socket: whoever the journal still shows online has left.
         stale = [p.id for p in state.participants.values() if p.online]
         if stale:
@@ -93,23 +104,52 @@ class EventRuntime:
             self._tick.set()
             for hook in self.after_commit:
                 hook(self, entries)
-            if any(e.kind == "event.ended" for e in journaled):
-                self._own(self.store.set_status(self.id, "ended"))
+            for e in journaled:
+                if e.kind == "event.ended":
+                    self._own(self.store.set_status(self.id, "ended"))
+                elif e.kind == "lobby.admitted" and self.hub.count(e.data["participant"]):
+                    self._own(self._came_online(e.data["participant"]))
+                elif e.kind in ("lobby.declined", "participant.removed"):
+                    reason = e.data.get("reason") or ("declined" if e.kind == "lobby.declined"
+                                                      else "removed by a moderator")
+                    self._own(self._show_out(e.data["participant"], reason))
 
         await self.store.append(self.id, entries, committed)
         return entries
 
     async def submit(self, actor: str, cmd: Command) -> list[Entry]:
         """Decide a client command and commit what it causes. Raises DomainError."""
-        if cmd.type in RATE_LIMITED_KINDS:
-            bucket = self.buckets.get(actor)
-            if bucket is None:
-                bucket = self.buckets[actor] = TokenBucket(self.limits.chat_rate,
-                                                           self.limits.chat_burst)
-            if not bucket.take(time.monotonic()):
-                raise RateLimited(f"at most {self.limits.chat_rate:g} messages a second")
+        self.rate_check(actor, cmd.type)
         entries = decide(self.state, Context.current(self.limits), actor, cmd)
         return await self.commit(entries)
+
+    async def react(self, actor: str, kind: str) -> int:
+        """Count a reaction into the next batch; returns once that batch is committed."""
+        self.rate_check(actor, "reaction.send")
+        room = reactions.check(self.state, actor)
+        assert self.reactions is not None
+        return await self.reactions.add(self, room, kind)
+
+    def rate_check(self, actor: str, kind: str) -> None:
+        """Token buckets per person and kind of action, shared by all their tabs."""
+        names = RATE_LIMITS.get(kind)
+        if names is None:
+            return
+        rate, burst = (getattr(self.limits, n) for n in names)
+        bucket = self.buckets.get((actor, names[0]))
+        if bucket is None:
+            bucket = self.buckets[(actor, names[0])] = TokenBucket(rate, burst)
+        if not bucket.take(time.monotonic()):
+            raise RateLimited(f"too many at once: at most {rate:g} a second")
+
+    async def _came_online(self, pid: str) -> None:
+        await self.commit(setup.presence(self.state, Context.current(self.limits), pid, True))
+
+    async def _show_out(self, pid: str, reason: str) -> None:
+        """Close a declined or removed person's sockets once they were told why."""
+        for conn in [c for c in self.hub.connections if c.pid == pid]:
+            await conn.drain(1.0)
+            conn.kill(CLOSE_REMOVED, reason[:100])
 
     def _own(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -117,12 +157,11 @@ class EventRuntime:
         task.add_done_callback(self.tasks.discard)
 
     async def _run_clock(self) -> None:
-        """Server time drives the breakout timer: sleep until the next deadline (or until
-        the journal changes), then commit what is due. Survives restarts because the
-        deadline is in the state."""
-        warning = self.limits.breakout_warning_s
+        """Server time drives the timers: sleep until the next deadline (or until the
+        journal changes), then commit what is due. Deadlines are in the state, so a
+        deadline that passed while the server was down is due at start."""
         while True:
-            deadline = breakouts.next_deadline(self.state, warning)
+            deadline = clock.next_deadline(self.state, self.limits)
             self._tick.clear()
             if deadline is None:
                 await self._tick.wait()
@@ -134,12 +173,12 @@ class EventRuntime:
                     continue
                 except asyncio.TimeoutError:
                     pass
-            entries = breakouts.due(self.state, Context.current(self.limits), warning)
+            entries = clock.due(self.state, Context.current(self.limits))
             if entries:
                 try:
                     await self.commit(entries)
                 except Exception:
-                    log.exception("breakout timer could not commit; retrying")
+                    log.exception("timer could not commit; retrying")
                     await asyncio.sleep(1)
             else:
                 await asyncio.sleep(0.05)  # clock skew: deadline not yet reached
@@ -296,3 +335,42 @@ class ResultsPublisher:
                     entries.append(polls.results_entry(rt.state, ctx, poll, final=False))
             if entries:
                 await rt.commit(entries)
+
+
+@dataclass
+class ReactionBatcher:
+    """Reactions are counted, not journaled one by one: one `reactions` entry per room and
+    interval carries the counts; every sender's ack waits for that commit."""
+
+    interval: float
+    pending: dict[str, dict[str, int]] = field(default_factory=dict)
+    waiters: list[asyncio.Future[int]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    def add(self, rt: EventRuntime, room: str, kind: str) -> asyncio.Future[int]:
+        counts = self.pending.setdefault(room, {})
+        counts[kind] = counts.get(kind, 0) + 1
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._flush(rt))
+            rt.tasks.add(self.task)
+            self.task.add_done_callback(rt.tasks.discard)
+        return fut
+
+    async def _flush(self, rt: EventRuntime) -> None:
+        await asyncio.sleep(self.interval)
+        pending, self.pending = self.pending, {}
+        waiters, self.waiters = self.waiters, []
+        ctx = Context.current(rt.limits)
+        try:
+            entries = await rt.commit([reactions.batch_entry(ctx, room, counts)
+                                       for room, counts in pending.items()])
+        except Exception as exc:
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+            raise
+        for w in waiters:
+            if not w.done():
+                w.set_result(entries[-1].seq)

@@ -8,3 +8,8 @@ from . import breakouts as _breakouts  # noqa: F401
 from . import chat as _chat  # noqa: F401
 from . import polls as _polls  # noqa: F401
 from . import minutes as _minutes  # noqa: F401
+from . import lobby as _lobby  # noqa: F401
+from . import floor as _floor  # noqa: F401
+from . import qa as _qa  # noqa: F401
+from . import reactions as _reactions  # noqa: F401
+from . import timers as _timers  # noqa: F401

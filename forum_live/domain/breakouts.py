@@ -19,6 +19,7 @@ from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from .model import (AssignMode, BreakoutRound, EventState, Participant, Room, RoomKind,
                     register_apply)
+from .clock import CLOCKS, Clock
 from .setup import ON_ONLINE
 from .views import STATE_PARTS
 
@@ -428,3 +429,6 @@ def breakout_view(s: EventState, pid: str) -> dict[str, object]:
 
 
 STATE_PARTS["breakouts"] = breakout_view
+
+CLOCKS.append(Clock(lambda s, limits: next_deadline(s, limits.breakout_warning_s),
+                    lambda s, ctx: due(s, ctx, ctx.limits.breakout_warning_s)))

@@ -14,6 +14,8 @@ def chat_send(s: EventState, ctx: Context, me: Participant, cmd: ChatSend) -> li
         raise NotFound(f"no room {cmd.room!r}")
     if s.room_of(me.id) != cmd.room:
         raise Forbidden("you can only write in the room you are in")
+    if cmd.room in s.chat_locked and not me.is_moderator:
+        raise Forbidden("the chat of this room is locked")
     text = cmd.text.strip()
     if not text:
         raise Invalid("text: must not be empty")

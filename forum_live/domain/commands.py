@@ -77,6 +77,8 @@ class EventIn(Body):
     starts_at: Annotated[str, StringConstraints(max_length=64)] | None = None
     series: ShortText | None = None
     topics: Annotated[list[TopicIn], Field(max_length=50)] = []
+    lobby: bool = False  # joiners wait in a waiting room until a moderator admits them
+    lobby_note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
 class JoinIn(Body):

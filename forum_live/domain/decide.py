@@ -44,6 +44,9 @@ def decide(state: EventState, ctx: Context, actor: str, cmd: Command) -> list[En
     fn = DECIDERS.get(type(cmd))
     if fn is None:
         raise Invalid(f"type: {cmd.type!r} cannot be sent here")
+    if not me.admitted:
+        raise Forbidden("you are waiting for a moderator to let you in"
+                        if me.standing.value == "waiting" else "you are no longer part of this event")
     if state.status is EventStatus.ENDED and not me.is_moderator:
         raise Forbidden("the event has ended")
     return fn(state, ctx, me, cmd)

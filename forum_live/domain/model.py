@@ -35,6 +35,14 @@ class AssignMode(StrEnum):
     MANUAL = "manual"
 
 
+class Standing(StrEnum):
+    """Where a person stands with the event: the waiting room is before `admitted`."""
+    WAITING = "waiting"
+    ADMITTED = "admitted"
+    DECLINED = "declined"
+    REMOVED = "removed"
+
+
 class RoomKind(StrEnum):
     PLENARY = "plenary"
     BREAKOUT = "breakout"
@@ -76,14 +84,20 @@ class Participant:
     online: bool = False
     registered_at: str = ""
     present: list[list[str | None]] = field(default_factory=list)  # [joined, left|None]
+    standing: Standing = Standing.ADMITTED
+    spoke_s: float = 0.0  # time with the floor, for attendance and the minutes
 
     @property
     def is_moderator(self) -> bool:
         return self.role is Role.MODERATOR
 
+    @property
+    def admitted(self) -> bool:
+        return self.standing is Standing.ADMITTED
+
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "role": self.role.value,
-                "organization": self.organization}
+                "organization": self.organization, "standing": self.standing.value}
 
 
 @dataclass(slots=True)
@@ -151,6 +165,14 @@ class EventState:
     minutes: dict[str, Any] = field(default_factory=dict)  # id -> minutes.MinuteEntry
     minute_writers: str = "everyone"  # or "moderators" (plus the named minute-takers)
     minute_takers: set[str] = field(default_factory=set)
+    lobby: bool = False  # joiners wait for admission
+    lobby_note: str | None = None
+    chat_locked: set[str] = field(default_factory=set)  # rooms where only moderators write
+    floor: dict[str, Any] = field(default_factory=dict)  # room -> floor.Floor (who speaks)
+    questions: dict[str, Any] = field(default_factory=dict)  # id -> qa.Question
+    premoderation: bool = False
+    timers: dict[str, Any] = field(default_factory=dict)  # id -> timers.Timer
+    reactions: dict[str, dict[str, int]] = field(default_factory=dict)  # minute -> kind -> n
     seq: int = 0
 
     # -- queries ---------------------------------------------------------------------
@@ -184,13 +206,17 @@ class EventState:
     def visible(self, entry: Entry, pid: str, room: str | None = None) -> bool:
         """May participant `pid` (now in `room`, default their current room) see `entry`?"""
         aud = entry.audience
-        if aud is Audience.EVENT:
-            return True
         if aud is Audience.INTERNAL:
             return False
-        if aud is Audience.PARTICIPANT:
-            return entry.to == pid
         p = self.participants.get(pid)
+        if aud is Audience.PARTICIPANT and entry.to == pid:
+            return True
+        if p is None or not p.admitted:  # the waiting room sees nothing of the event
+            return False
+        if aud is Audience.EVENT:
+            return True
+        if aud is Audience.PARTICIPANT:  # what concerns one person, moderators see too
+            return p.is_moderator
         if aud is Audience.MODERATORS:
             return bool(p and p.is_moderator)
         # Audience.ROOM
@@ -212,6 +238,8 @@ def _event_created(s: EventState, e: Entry) -> None:
     s.starts_at = d.get("starts_at")
     s.series = d.get("series")
     s.created_at = e.at
+    s.lobby = bool(d.get("lobby"))
+    s.lobby_note = d.get("lobby_note")
     for t in d["topics"]:
         s.topics[t["id"]] = Topic(t["id"], t["title"], t.get("speaker"), t.get("description"))
     for r in d["rooms"]:
@@ -231,7 +259,8 @@ def _registered(s: EventState, e: Entry) -> None:
     d = e.data["participant"]
     s.participants[d["id"]] = Participant(
         id=d["id"], name=d["name"], role=Role(d["role"]), organization=d.get("organization"),
-        room=s.plenary_room, registered_at=e.at)
+        room=s.plenary_room, registered_at=e.at,
+        standing=Standing(d.get("standing", Standing.ADMITTED.value)))
 
 
 def _joined(s: EventState, e: Entry) -> None:

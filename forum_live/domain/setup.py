@@ -8,7 +8,7 @@ from .commands import EventIn, JoinIn
 from .context import Context
 from .entries import Audience, Entry
 from .errors import Forbidden
-from .model import EventState, Role, RoomKind
+from .model import EventState, Role, RoomKind, Standing
 
 
 # Capabilities that react to someone coming online (e.g. late joiners placed in a room).
@@ -24,24 +24,34 @@ def create_event(ctx: Context, body: EventIn) -> Entry:
     plenary = {"id": ctx.make_id(), "title": "Plenum", "kind": RoomKind.PLENARY.value,
                "topic": None, "capacity": None}
     event = {"title": body.title, "description": body.description, "starts_at": body.starts_at,
-             "series": body.series, "topics": topics, "rooms": [plenary]}
+             "series": body.series, "topics": topics, "rooms": [plenary],
+             "lobby": body.lobby, "lobby_note": body.lobby_note}
     return Entry("event.created", {"event": event}, ctx.at, audience=Audience.INTERNAL)
 
 
-def register(state: EventState, ctx: Context, body: JoinIn, role: Role) -> Entry:
+def register(state: EventState, ctx: Context, body: JoinIn, role: Role) -> list[Entry]:
+    """A new person; with the waiting room on, participants start out waiting and the
+    moderators are told (`lobby.waiting`)."""
     if len(state.participants) >= ctx.limits.joins_per_event:
         raise Forbidden("this event is full")
     pid = ctx.make_id()
+    waiting = state.lobby and role is Role.PARTICIPANT
+    standing = Standing.WAITING if waiting else Standing.ADMITTED
     participant = {"id": pid, "name": body.name, "organization": body.organization or None,
-                   "role": role.value}
-    return Entry("participant.registered", {"participant": participant}, ctx.at,
-                 audience=Audience.INTERNAL, actor=pid)
+                   "role": role.value, "standing": standing.value}
+    out = [Entry("participant.registered", {"participant": participant}, ctx.at,
+                 audience=Audience.INTERNAL, actor=pid)]
+    if waiting:
+        public = {k: participant[k] for k in ("id", "name", "organization", "role")}
+        out.append(Entry("lobby.waiting", {"participant": public}, ctx.at,
+                         audience=Audience.MODERATORS, actor=pid))
+    return out
 
 
 def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[Entry]:
     """participant.joined / .left; leaving also takes a raised hand out of the queue."""
     p = state.participants[pid]
-    if p.online == online:
+    if p.online == online or (online and not p.admitted):
         return []
     kind = "participant.joined" if online else "participant.left"
     out = [Entry(kind, {"participant": p.public()}, ctx.at, actor=pid)]

@@ -21,6 +21,10 @@ def event_public(s: EventState) -> dict[str, Any]:
 def ready_state(s: EventState, pid: str) -> dict[str, Any]:
     """Everything a client needs to draw its view after (re)connecting without resume."""
     me = s.participants[pid]
+    if not me.admitted:  # the waiting room learns the title and the note, nothing else
+        return {"event": {"id": s.id, "title": s.title, "status": s.status.value},
+                "me": me.public(), "lobby": {"enabled": s.lobby, "note": s.lobby_note,
+                                             "standing": me.standing.value}}
     room = s.room_of(pid)
     state: dict[str, Any] = {
         "event": event_public(s),

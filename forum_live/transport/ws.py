@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..domain.commands import Command, Hello, Ping, StateSync
+from ..domain.reactions import ReactionSend
 from ..domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from ..hub import CLOSE_UNAUTHORIZED, Connection
 from ..protocol import error_frame, ok_frame, parse_frame
@@ -72,6 +73,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             return
         if err is None and (claims is None or claims.participant not in rt.state.participants):
             err = Unauthorized("invalid or expired token")
+        if err is None and claims is not None:
+            standing = rt.state.participants[claims.participant].standing.value
+            if standing in ("declined", "removed"):
+                err = Unauthorized(f"you were {standing}: this link no longer lets you in")
         if err is not None or not isinstance(cmd, Hello) or claims is None:
             await ws.send_text(error_frame(ref, err or Unauthorized("unauthorized")))
             await ws.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
@@ -141,6 +146,12 @@ async def _ping(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
 async def _sync(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
     seq, state = await rt.snapshot(conn.pid)
     return {"seq": seq, "state": state}
+
+
+@register_handler(ReactionSend)
+async def _react(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
+    assert isinstance(cmd, ReactionSend)
+    return {"seq": await rt.react(conn.pid, cmd.kind)}
 
 
 async def handle_frame(rt, conn: Connection, raw: str | bytes, frame_max: int) -> str:  # type: ignore[no-untyped-def]

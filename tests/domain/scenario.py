@@ -51,7 +51,7 @@ class Scenario:
 
     def person(self, name: str, moderator: bool = False, online: bool = True) -> str:
         role = Role.MODERATOR if moderator else Role.PARTICIPANT
-        [e] = self.commit([setup.register(self.state, self.ctx(), JoinIn(name=name), role)])
+        e = self.commit(setup.register(self.state, self.ctx(), JoinIn(name=name), role))[0]
         pid = e.data["participant"]["id"]
         if online:
             self.commit(setup.presence(self.state, self.ctx(), pid, True))

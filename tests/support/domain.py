@@ -48,8 +48,7 @@ class World:
         self.commit([setup.create_event(self.ctx(), body)])
 
     def join(self, name: str, role: Role = Role.PARTICIPANT, online: bool = True) -> str:
-        entry = setup.register(self.state, self.ctx(), JoinIn(name=name), role)
-        self.commit([entry])
+        entry = self.commit(setup.register(self.state, self.ctx(), JoinIn(name=name), role))[0]
         pid = entry.data["participant"]["id"]
         if online:
             self.commit(setup.presence(self.state, self.ctx(), pid, True))
