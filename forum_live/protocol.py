@@ -26,7 +26,7 @@ def parse_frame(raw: str | bytes, frame_max: int) -> tuple[Command | None, Any, 
         return None, None, TooLarge(f"frame: at most {frame_max} bytes")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         return None, None, Invalid("frame: not valid JSON")
     if not isinstance(data, dict):
         return None, None, Invalid("frame: must be a JSON object")

@@ -85,7 +85,10 @@ async def test_malformed_event_body_is_422_naming_the_field(server: LiveServer,
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\"title\"", b"", b"\xff\xfe",
-                                 b"null"])
+                                 b"null", b"[" * 50_000 + b"]" * 50_000,
+                                 b'{"title": ' + b'{"a": ' * 20_000 + b"1" + b"}" * 20_001],
+                         ids=["broken", "array", "string", "empty", "not-utf8", "null",
+                              "deep-array", "deep-object"])
 async def test_body_that_is_not_a_json_object_is_422(server: LiveServer, raw: bytes) -> None:
     async with server.http() as http:
         r = await http.post("/api/events", content=raw,

@@ -275,6 +275,9 @@ async def test_malformed_frames_are_invalid_with_the_ref_echoed(server: LiveServ
     await a.ws.send(b'{"type": "ping", "ref": "bin"}')  # a binary frame is read as JSON too
     f = await a.recv()
     assert f["ref"] == "bin"
+    await a.ws.send("[" * 30_000 + "]" * 30_000)  # deep nesting, inside the frame limit
+    f = await a.recv()
+    assert f["type"] == "error" and f["code"] == "invalid"
     r = await a.request("hello", token=people["Anna"]["token"])
     assert r["code"] == "invalid"
     assert (await a.request("ping"))["type"] == "ok"

@@ -40,7 +40,7 @@ async def read_body(request: Request, model: type[M]) -> M:
             raise TooLarge(f"body: at most {limit} bytes")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise Invalid("body: not valid JSON") from None
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
