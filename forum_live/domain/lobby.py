@@ -136,11 +136,9 @@ def participant_remove(s: EventState, ctx: Context, me: Participant, cmd: Partic
     if p.standing is Standing.REMOVED:
         raise Conflict("already removed")
     left = presence(s, ctx, p.id, False)
-    removed = Entry("participant.removed", {"participant": p.id, "name": p.name,
-                                            "reason": cmd.reason}, ctx.at, actor=me.id,
-                    audience=Audience.EVENT)
-    told = _to("participant.removed", p, ctx, me.id, reason=cmd.reason)  # even if waiting
-    return left + ([removed] if p.admitted else [told])
+    # Event-wide, and (model.PERSONAL) seen by the removed person too, even if waiting.
+    return left + [Entry("participant.removed", {"participant": p.id, "name": p.name,
+                                                  "reason": cmd.reason}, ctx.at, actor=me.id)]
 
 
 @register_decider(ParticipantRole)

@@ -35,6 +35,10 @@ class AssignMode(StrEnum):
     MANUAL = "manual"
 
 
+# Event-wide entries that the person they are about sees even when no longer admitted.
+PERSONAL = frozenset({"participant.removed"})
+
+
 class Standing(StrEnum):
     """Where a person stands with the event: the waiting room is before `admitted`."""
     WAITING = "waiting"
@@ -211,8 +215,8 @@ class EventState:
         p = self.participants.get(pid)
         if aud is Audience.PARTICIPANT and entry.to == pid:
             return True
-        if p is None or not p.admitted:  # the waiting room sees nothing of the event
-            return False
+        if p is None or not p.admitted:  # the waiting room sees nothing of the event ...
+            return entry.kind in PERSONAL and entry.data.get("participant") == pid  # ... but this
         if aud is Audience.EVENT:
             return True
         if aud is Audience.PARTICIPANT:  # what concerns one person, moderators see too

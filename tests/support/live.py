@@ -57,7 +57,7 @@ class LiveServer:
 async def start_server(data_dir: Path, **limits: Any) -> LiveServer:
     settings = Settings(port=free_port(), data_dir=data_dir, recordings_dir=data_dir / "rec",
                         organizer_token=ORGANIZER, synchronous="NORMAL")
-    settings = settings.with_limits(presence_grace_s=0, **limits)
+    settings = settings.with_limits(**{"presence_grace_s": 0, **limits})
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
                             ws_max_size=max(4 * settings.limits.frame_max, 1 << 20),
@@ -152,6 +152,20 @@ class Client:
         while ref not in self.replies:
             await self.recv(max(0.01, deadline - loop.time()))
         return self.replies.pop(ref)
+
+    async def requests(self, *frames: dict[str, Any], timeout: float = 10.0
+                       ) -> list[dict[str, Any]]:
+        """Send several frames at once, then wait for all their replies (in send order)."""
+        refs = []
+        for frame in frames:
+            ref = next(_refs)
+            refs.append(ref)
+            await self.ws.send(json.dumps({**frame, "ref": ref}))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not all(r in self.replies for r in refs):
+            await self.recv(max(0.01, deadline - loop.time()))
+        return [self.replies.pop(r) for r in refs]
 
     async def wait_for(self, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
         """The first event (already seen or coming) for which pred(event) is true."""
