@@ -571,3 +571,66 @@ async def test_a_slow_reader_is_cut_off_without_slowing_anyone(tmp_path: Path) -
         if slow is not None:
             slow.ws.transport.abort()
         await server.stop()
+
+
+# -- more edges ------------------------------------------------------------------------------
+async def test_unknown_event_and_foreign_origin_are_refused(server: LiveServer) -> None:
+    ev, people = await setup_event(server, ["Anna"])
+    ws = await raw(server, "no-such-event")
+    await ws.send(json.dumps({"type": "hello", "token": people["Anna"]["token"]}))
+    frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert frame["type"] == "error" and frame["code"] in ("not_found", "unauthorized")
+    assert await closed_with(ws) in (4404, 4401)
+    # a page on another site cannot open a socket with a visitor's token
+    with pytest.raises(websockets.InvalidStatus):
+        await raw(server, ev["id"], origin="http://evil.example")
+    ok = await raw(server, ev["id"], origin=server.base)
+    await ok.send(json.dumps({"type": "hello", "token": people["Anna"]["token"]}))
+    assert json.loads(await asyncio.wait_for(ok.recv(), 5))["type"] == "ready"
+    await ok.close()
+
+
+async def test_a_reload_within_the_grace_period_does_not_flicker(tmp_path: Path) -> None:
+    server = await start_server(tmp_path / "d", presence_grace_s=0.4)
+    try:
+        ev, people = await setup_event(server, ["Anna", "Wim"])
+        wim = await Client.connect(server, ev["id"], people["Wim"]["token"])
+        a = await Client.connect(server, ev["id"], people["Anna"]["token"])
+        assert (await a.request("hand.raise"))["type"] == "ok"
+        await a.close()
+        a = await Client.connect(server, ev["id"], people["Anna"]["token"])  # page reload
+        await asyncio.sleep(0.6)
+        await settle(wim)
+        assert wim.of("participant.left") == [] and wim.of("hand.lowered") == []
+        assert a.ready is not None and len(a.ready["state"]["hands"]) == 1
+        await a.close()
+        t0 = time.monotonic()
+        left = await wim.wait_for(lambda e: e["type"] == "participant.left", timeout=3)
+        assert time.monotonic() - t0 >= 0.3
+        assert left["participant"]["id"] == people["Anna"]["participant"]["id"]
+        lowered = await wim.wait_for(lambda e: e["type"] == "hand.lowered")
+        assert lowered["participant"] == people["Anna"]["participant"]["id"]
+        await wim.close()
+    finally:
+        await server.stop()
+
+
+async def test_two_tabs_raising_at_once_make_one_hand(server: LiveServer) -> None:
+    ev, people = await setup_event(server, ["Anna", "Wim"])
+    wim = await Client.connect(server, ev["id"], people["Wim"]["token"])
+    tabs = [await Client.connect(server, ev["id"], people["Anna"]["token"]) for _ in range(3)]
+    replies = await asyncio.gather(*(t.request("hand.raise") for t in tabs))
+    assert all(r["type"] == "ok" for r in replies)
+    await settle(wim)
+    assert len(wim.of("hand.raised")) == 1
+    for c in (wim, *tabs):
+        await c.close()
+
+
+async def test_ping_answers_the_committed_seq(server: LiveServer) -> None:
+    ev, people = await setup_event(server, ["Anna"])
+    a = await Client.connect(server, ev["id"], people["Anna"]["token"])
+    r = await a.request("chat.send", room=ev["plenary_room"], text="x")
+    p = await a.request("ping")
+    assert p["type"] == "ok" and p["seq"] == r["seq"] == a.last_seq
+    await a.close()
