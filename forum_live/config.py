@@ -23,6 +23,7 @@ class Limits:
     chat_burst: int = 10  # bucket size
     outbound_queue: int = 2000  # frames waiting for one connection before it is cut off
     send_timeout_s: float = 10.0  # one frame may take this long to leave before the cut
+    presence_broadcast_max: int = 200  # from this many online, presence goes to moderators only
     presence_grace_s: float = 3.0  # a socket gone this long before "participant.left"
     question_max: int = 500  # characters of a Q&A question
     question_rate: float = 0.2  # questions a second per person (one every 5 s) ...

@@ -57,6 +57,9 @@ class EventRuntime:
     after_commit: list[Callable[["EventRuntime", list[Entry]], None]] = field(
         default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)  # owned, cancelled at close
+    on_detach: list[Callable[["EventRuntime", Connection], None]] = field(
+        default_factory=list)  # a socket closed (media closes its peer)
+    services: dict[str, Any] = field(default_factory=dict)  # e.g. "media": MediaService
     reactions: "ReactionBatcher | None" = None
     _clock: asyncio.Task[None] | None = None
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
@@ -64,7 +67,8 @@ class EventRuntime:
     @classmethod
     async def load(cls, store: Store, event_id: str, limits: Limits) -> "EventRuntime":
         """Rebuild the state by folding the whole journal."""
-        state = EventState(id=event_id, chat_history=limits.chat_history)
+        state = EventState(id=event_id, chat_history=limits.chat_history,
+                           presence_broadcast_max=limits.presence_broadcast_max)
         recent: deque[Entry] = deque(maxlen=limits.resume_window)
         async for e in store.journal(event_id):
             state.apply(e)
@@ -257,6 +261,8 @@ class EventRuntime:
         does not flicker a person out of the list (nor drop their raised hand)."""
         self.hub.remove(conn)
         await conn.stop()
+        for hook in self.on_detach:
+            hook(self, conn)
         pid = conn.pid
         if self.hub.count(pid) or pid in self._leaving:
             return

@@ -149,6 +149,7 @@ class BreakoutRound:
 class EventState:
     id: str
     chat_history: int = 200
+    presence_broadcast_max: int = 200  # see Limits: the size where presence goes quiet
     title: str = ""
     description: str | None = None
     starts_at: str | None = None
@@ -163,6 +164,7 @@ class EventState:
     chat: dict[str, deque[ChatMessage]] = field(default_factory=dict)
     chat_rooms: dict[str, str] = field(default_factory=dict)  # message id -> room, for delete
     chat_count: int = 0
+    online_count: int = 0
     hands: list[Hand] = field(default_factory=list)  # raise order across rooms
     rounds: list[BreakoutRound] = field(default_factory=list)
     polls: dict[str, Any] = field(default_factory=dict)  # id -> polls.Poll
@@ -270,6 +272,8 @@ def _registered(s: EventState, e: Entry) -> None:
 def _joined(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"]["id"])
     if p:
+        if not p.online:
+            s.online_count += 1
         p.online = True
         p.present.append([e.at, None])
 
@@ -277,6 +281,8 @@ def _joined(s: EventState, e: Entry) -> None:
 def _left(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"]["id"])
     if p:
+        if p.online:
+            s.online_count -= 1
         p.online = False
         if p.present and p.present[-1][1] is None:
             p.present[-1][1] = e.at

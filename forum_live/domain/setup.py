@@ -54,7 +54,13 @@ def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[En
     if p.online == online or (online and not p.admitted):
         return []
     kind = "participant.joined" if online else "participant.left"
-    out = [Entry(kind, {"participant": p.public()}, ctx.at, actor=pid)]
+    # In a large audience, presence goes to the moderators only: otherwise every join is
+    # sent to everyone, N² frames, and a big event's arrival floods every socket.
+    crowd = state.online_count >= ctx.limits.presence_broadcast_max
+    audience = Audience.MODERATORS if crowd and not p.is_moderator else Audience.EVENT
+    out = [Entry(kind, {"participant": p.public(),
+                        "online": state.online_count + (1 if online else -1)},
+                 ctx.at, audience=audience, actor=pid)]
     if online:
         for hook in ON_ONLINE:
             out += hook(state, ctx, pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .model import EventState
+from .model import EventState, Participant
 
 # Capabilities added later contribute their part of the ready state here.
 STATE_PARTS: dict[str, Callable[[EventState, str], Any]] = {}
@@ -16,6 +16,17 @@ def event_public(s: EventState) -> dict[str, Any]:
         "series": s.series, "status": s.status.value, "plenary_room": s.plenary_room,
         "topics": [t.public() for t in s.topics.values()],
     }
+
+
+def _listed(s: EventState, pid: str) -> list[Participant]:
+    """Who is online, as this person sees it: everyone, or in a large audience (where
+    presence goes to moderators only) the moderators, the people in my room and me."""
+    me = s.participants[pid]
+    if me.is_moderator or s.online_count < s.presence_broadcast_max:
+        return s.online()
+    room = s.room_of(pid)
+    return [p for p in s.online() if p.is_moderator or p.id == pid
+            or (room != s.plenary_room and s.room_of(p.id) == room)]
 
 
 def ready_state(s: EventState, pid: str) -> dict[str, Any]:
@@ -31,7 +42,8 @@ def ready_state(s: EventState, pid: str) -> dict[str, Any]:
         "me": {**me.public(), "room": room},
         "rooms": [r.public() for r in s.rooms.values() if r.open],
         "my_room": room,
-        "participants": [{**p.public(), "room": s.room_of(p.id)} for p in s.online()],
+        "participants": [{**p.public(), "room": s.room_of(p.id)} for p in _listed(s, pid)],
+        "online_count": s.online_count,
         "chat": [m.public() for m in s.chat.get(room, ())],
         "hands": [{"participant": h.participant, "name": s.participants[h.participant].name,
                    "room": h.room, "at": h.at} for h in s.hands],

@@ -109,3 +109,25 @@ def test_leaving_takes_the_hand_out_of_the_queue(world: World) -> None:
     assert not world.state.participants[a].online
     # presence is idempotent: no second "left"
     assert setup.presence(world.state, world.ctx(), a, False) == []
+
+
+def test_in_a_large_audience_presence_goes_to_moderators_only() -> None:
+    from forum_live.domain.entries import Audience
+    from forum_live.domain.views import ready_state
+    from tests.domain.scenario import Scenario
+
+    sc = Scenario.event(presence_broadcast_max=3)
+    sc.state.presence_broadcast_max = 3
+    mod = sc.person("M", moderator=True)
+    a, b = sc.person("A"), sc.person("B")
+    assert [e.audience for e in sc.journal if e.kind == "participant.joined"] == [
+        Audience.EVENT] * 3
+    c = sc.person("C")  # the fourth: from now on the crowd is quiet
+    joined_c = [e for e in sc.journal if e.kind == "participant.joined"][-1]
+    assert joined_c.audience is Audience.MODERATORS and joined_c.data["online"] == 4
+    assert sc.state.visible(joined_c, mod) and not sc.state.visible(joined_c, a)
+    listed = {p["name"] for p in ready_state(sc.state, c)["participants"]}
+    assert listed == {"M", "C"}  # moderators and me
+    assert ready_state(sc.state, c)["online_count"] == 4
+    assert {p["name"] for p in ready_state(sc.state, mod)["participants"]} == {"M", "A", "B", "C"}
+    assert b
