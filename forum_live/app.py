@@ -61,16 +61,31 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _media_service(settings: Settings, forum: Forum):  # type: ignore[no-untyped-def]
+    """Audio/video over WebRTC (forum_live/media); None when disabled or aiortc is missing."""
+    if not settings.media_enabled:
+        return None
+    try:
+        from .media.signaling import MediaService
+    except ImportError:
+        log.warning("aiortc is not installed: audio and video are off")
+        return None
+    return MediaService(settings, forum)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or settings_from_env()
     store = SqliteStore(settings.db_path, synchronous=settings.synchronous)
     auth = Auth(settings.data_dir, settings.organizer_token, settings.limits.token_max_age_s)
     forum = Forum(settings, store, auth)
+    media = _media_service(settings, forum)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         await store.open()
+        if media is not None:
+            await media.start()
         await forum.start()
         if settings.demo:
             links = await ensure_demo(forum)
@@ -80,6 +95,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            if media is not None:  # finalizes recordings while the journal is still open
+                await media.close()
             await forum.close_sockets(1001)
             await store.flush()
             await store.close()
@@ -98,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.forum = forum
+    app.state.media = media
     app.state.web_dir = WEB_DIR
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     return app

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .config import Settings
 from .domain import setup
@@ -28,6 +29,7 @@ class Forum:
     runtimes: dict[str, EventRuntime] = field(default_factory=dict)
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
     closing: bool = False
+    on_runtime: list[Callable[[EventRuntime], None]] = field(default_factory=list)  # on load
 
     async def create_event(self, body: EventIn) -> EventRuntime:
         ctx = Context.current(self.settings.limits)
@@ -51,6 +53,8 @@ class Forum:
                     raise NotFound("no such event")
                 rt = await EventRuntime.load(self.store, event_id, self.settings.limits)
                 self.runtimes[event_id] = rt
+                for hook in self.on_runtime:
+                    hook(rt)
         return rt
 
     async def join(self, event_id: str, body: JoinIn) -> tuple[str, dict[str, str]]:

@@ -1,0 +1,242 @@
+"""Audio mixed per room, as BigBlueButton mixes with FreeSWITCH.
+
+Each speaker is decoded once (by aiortc's receiver) and read by one task into a short
+bounded queue; every 20 ms the room's tick takes one frame per speaker, keeps the loudest
+few (`max_mixed`), sums them once and gives each listener the sum minus their own voice,
+Opus-encoded inline and handed to the listener's sender as an encoded packet (no
+resampling, no encoder thread hop). Listeners whose own voice is not in the mix all hear
+the same thing, so that stream is encoded once and shared: the cost is one encode per
+mixed speaker plus one, not one per listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+RATE = 48000
+SAMPLES = 960  # 20 ms
+FRAME_S = SAMPLES / RATE
+TIME_BASE = fractions.Fraction(1, RATE)
+SPEAKING_RMS = 300.0  # int16 RMS above which a frame counts as speech (≈ -40 dBFS)
+SILENCE_RMS = 30.0  # below this a speaker is not mixed at all
+INPUT_DEPTH = 4  # frames buffered per speaker before the oldest is dropped (80 ms)
+
+
+class OpusEncoder:
+    """Mono Opus at 48 kHz, 20 ms frames (valid in an opus/48000/2 RTP stream)."""
+
+    def __init__(self, bitrate: int = 32000) -> None:
+        c = av.CodecContext.create("libopus", "w")
+        c.sample_rate = RATE
+        c.layout = "mono"
+        c.format = "s16"
+        c.bit_rate = bitrate
+        c.options = {"application": "voip"}
+        c.open()
+        self.codec = c
+        self.pts = 0
+
+    def encode(self, pcm: np.ndarray) -> bytes | None:
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self.pts
+        self.pts += SAMPLES
+        packets = self.codec.encode(frame)
+        return bytes(packets[0]) if packets else None
+
+
+class MixTrack(MediaStreamTrack):
+    """What one listener's audio sender reads: encoded Opus packets from the mixer, in a
+    bounded queue (a stalled sender loses the oldest packets, never grows memory)."""
+
+    kind = "audio"
+
+    def __init__(self, depth: int = 10) -> None:
+        super().__init__()
+        self._q: deque[bytes] = deque(maxlen=depth)
+        self._ready = asyncio.Event()
+        self._pts = 0
+        self.dropped = 0
+        self.sent = 0
+
+    def put(self, data: bytes) -> None:
+        if len(self._q) == self._q.maxlen:
+            self.dropped += 1
+        self._q.append(data)
+        self._ready.set()
+
+    async def recv(self) -> Any:
+        while not self._q:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        packet = av.Packet(self._q.popleft())
+        packet.pts = self._pts
+        packet.time_base = TIME_BASE
+        self._pts += SAMPLES
+        self.sent += 1
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()
+
+
+@dataclass(eq=False)
+class AudioInput:
+    """One participant's microphone as the mixers see it."""
+
+    pid: str
+    frames: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=8))
+    muted: bool = False
+    speaking_s: float = 0.0  # not yet journaled
+    received: int = 0
+
+    def push(self, frame: Any) -> None:
+        """A decoded aiortc AudioFrame (s16, stereo or mono, 960 samples) -> mono int16."""
+        arr = frame.to_ndarray()
+        channels = len(frame.layout.channels)
+        if arr.shape[0] == 1 and channels > 1:  # packed: interleaved samples
+            mono = arr[0, ::channels]
+        else:
+            mono = arr[0]
+        if mono.shape[0] != SAMPLES:
+            return
+        self.received += 1
+        self.frames.append(mono.astype(np.int16, copy=False))
+        while len(self.frames) > INPUT_DEPTH:
+            self.frames.popleft()
+
+
+@dataclass(eq=False)
+class RoomMixer:
+    room: str
+    max_mixed: int = 5
+    inputs: dict[str, AudioInput] = field(default_factory=dict)
+    outputs: dict[str, MixTrack] = field(default_factory=dict)
+    recorders: list[Any] = field(default_factory=list)  # .write(pcm int16 mono)
+    encoders: dict[str | None, OpusEncoder] = field(default_factory=dict)
+    speaking: dict[str, float] = field(default_factory=dict)  # pid -> level 0..1, last tick
+    mixed: list[str] = field(default_factory=list)
+    ticks: int = 0
+    encodes: int = 0
+    _idle: dict[str | None, int] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.inputs and not self.outputs and not self.recorders
+
+    def tick(self) -> None:
+        self.ticks += 1
+        pcms: dict[str, np.ndarray] = {}
+        levels: dict[str, float] = {}
+        speaking: dict[str, float] = {}
+        for pid, inp in self.inputs.items():
+            if not inp.frames:
+                continue
+            pcm = inp.frames.popleft()
+            if inp.muted:
+                continue
+            f = pcm.astype(np.float32)
+            rms = math.sqrt(float(np.dot(f, f)) / SAMPLES)
+            if rms < SILENCE_RMS:
+                continue
+            if rms >= SPEAKING_RMS:
+                inp.speaking_s += FRAME_S
+                speaking[pid] = min(1.0, rms / 8000.0)
+            levels[pid] = rms
+            pcms[pid] = pcm
+        self.speaking = speaking
+        mixed = sorted(levels, key=levels.__getitem__, reverse=True)[: self.max_mixed]
+        self.mixed = mixed
+        if mixed:
+            total = pcms[mixed[0]].astype(np.int32)
+            for pid in mixed[1:]:
+                total = total + pcms[pid]
+        else:
+            total = np.zeros(SAMPLES, dtype=np.int32)
+        cache: dict[str | None, bytes | None] = {}
+        for pid, track in self.outputs.items():
+            key = pid if pid in pcms and pid in mixed else None
+            if key not in cache:
+                pcm = total - pcms[key] if key is not None else total
+                enc = self.encoders.get(key)
+                if enc is None:
+                    enc = self.encoders[key] = OpusEncoder()
+                cache[key] = enc.encode(np.clip(pcm, -32768, 32767).astype(np.int16))
+                self.encodes += 1
+            data = cache[key]
+            if data is not None:
+                track.put(data)
+        if self.recorders:
+            full = np.clip(total, -32768, 32767).astype(np.int16)
+            for rec in self.recorders:
+                rec.write(full)
+        # forget per-speaker encoders not used for a while (a second)
+        for key in list(self.encoders):
+            if key in cache:
+                self._idle.pop(key, None)
+            elif key is not None:
+                self._idle[key] = self._idle.get(key, 0) + 1
+                if self._idle[key] > 50:
+                    del self.encoders[key]
+                    del self._idle[key]
+
+
+class MixerClock:
+    """One task ticks every room mixer every 20 ms on the loop's clock. A tick that starts
+    more than two frames late counts as an underrun (listeners would hear a gap); the
+    clock then catches up by skipping, never by bursting."""
+
+    def __init__(self, mixers: Callable[[], list[RoomMixer]],
+                 every: Callable[[], None] | None = None) -> None:
+        self._mixers = mixers
+        self._every = every  # called every 250 ms (speaking events)
+        self.task: asyncio.Task[None] | None = None
+        self.ticks = 0
+        self.underruns = 0
+        self.max_late_ms = 0.0
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="media-mixer")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        n = 0
+        while True:
+            now = loop.time()
+            late = now - due
+            if late > 2 * FRAME_S:
+                self.underruns += 1
+                due = now
+            self.max_late_ms = max(self.max_late_ms, late * 1000)
+            for m in self._mixers():
+                try:
+                    m.tick()
+                except Exception:  # one broken room must not silence the others
+                    import logging
+                    logging.getLogger(__name__).exception("mixer tick failed in %s", m.room)
+            self.ticks += 1
+            n += 1
+            if self._every is not None and n % 12 == 0:
+                self._every()
+            due += FRAME_S
+            await asyncio.sleep(max(0.0, due - loop.time()))

@@ -1,0 +1,443 @@
+"""MediaService: peers, room mixers, video routing and recorders of the whole server,
+plus the signaling handlers on the event socket (docs/protocol.md, "Media").
+
+Built in create_app (app.state.media), started and closed in the lifespan. It follows the
+journal through each runtime's after_commit hooks: moves and closed breakouts re-route a
+peer's audio and video to its new room on the next 20 ms tick, a participant who left
+loses their peer, recording.started/stopped open and finalize the files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import StringConstraints
+
+from ..domain.commands import Command, register_command
+from ..domain.context import Context
+from ..domain.entries import Entry
+from ..domain.errors import Forbidden, Invalid
+from ..protocol import encode
+from ..transport.ws import register_handler
+from . import aiortc_internals as internals
+from .mixer import MixerClock, RoomMixer
+from .peers import MediaPeer
+from .recorder import RoomRecorder
+from .state import RecordingStop, media_state, speaking_entry, stop_entries
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..forum import Forum
+    from ..hub import Connection
+    from ..live import EventRuntime
+
+log = logging.getLogger(__name__)
+
+Sdp = Annotated[str, StringConstraints(min_length=1, max_length=60000)]
+
+
+@register_command
+class MediaJoin(Command):
+    type: Literal["media.join"]
+    video: bool = True  # False: audio-only mode (no video slots)
+
+
+@register_command
+class MediaAnswer(Command):
+    type: Literal["media.answer"]
+    sdp: Sdp
+
+
+@register_command
+class MediaCandidate(Command):
+    type: Literal["media.candidate"]
+    candidate: dict[str, Any] | None = None
+
+
+@register_command
+class MediaPublish(Command):
+    type: Literal["media.publish"]
+    kind: Literal["camera", "screen"]
+    active: bool = True
+
+
+@register_command
+class MediaLeave(Command):
+    type: Literal["media.leave"]
+
+
+class MediaService:
+    def __init__(self, settings: "Settings", forum: "Forum") -> None:
+        self.settings = settings
+        self.forum = forum
+        self.peers: dict[tuple[str, str], MediaPeer] = {}
+        self.mixers: dict[tuple[str, str], RoomMixer] = {}
+        self.recorders: dict[str, tuple[str, RoomRecorder]] = {}
+        self.speakers: dict[tuple[str, str], str | None] = {}  # active speaker per room
+        self._last_speaking: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._refresh = 0
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.clock = MixerClock(lambda: list(self.mixers.values()), self._speaking_tick)
+        self.closed = False
+        forum.on_runtime.append(self.attach_runtime)
+
+    # -- life ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        internals.check()
+        self.clock.start()
+
+    async def close(self) -> None:
+        """Finalize recordings (journaling their stop), close every peer. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        for rt in list(self.forum.runtimes.values()):
+            ctx = Context.current(self.settings.limits)
+            entries = []
+            for rec in list(media_state(rt.state).recordings.values()):
+                if rec.active:
+                    entries += stop_entries(rt.state, ctx, rec.room, None, "shutdown",
+                                            video=self._has_video(rec.id))
+            await self._commit(rt, entries)
+        for peer in list(self.peers.values()):
+            await self.close_peer(peer, "shutdown")
+        for rec_id in list(self.recorders):
+            self._stop_recorder(rec_id)
+        await self.clock.stop()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _commit(self, rt: "EventRuntime", entries: list[Entry]) -> None:
+        if not entries:
+            return
+        try:
+            await rt.commit(entries)
+        except Exception:
+            log.warning("media: could not journal %s", [e.kind for e in entries])
+
+    def attach_runtime(self, rt: "EventRuntime") -> None:
+        rt.services["media"] = self
+        rt.after_commit.append(self._on_commit)
+        rt.on_detach.append(self._on_detach)
+        # Recordings a crash left open: the files end where the process died.
+        ctx = Context.current(self.settings.limits)
+        entries = [e for rec in media_state(rt.state).recordings.values() if rec.active
+                   for e in stop_entries(rt.state, ctx, rec.room, None, "interrupted")]
+        if entries:
+            self.spawn(self._commit(rt, entries))
+
+    # -- queries -------------------------------------------------------------------------
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self.settings.ice_servers]
+
+    def is_muted(self, event_id: str, pid: str) -> bool:
+        rt = self.forum.runtimes.get(event_id)
+        return bool(rt and pid in media_state(rt.state).muted)
+
+    def mixer(self, event_id: str, room: str) -> RoomMixer:
+        m = self.mixers.get((event_id, room))
+        if m is None:
+            m = self.mixers[(event_id, room)] = RoomMixer(room, self.settings.media_mix_max)
+        return m
+
+    def speaking_time(self, event_id: str) -> dict[str, float]:
+        """Seconds each participant spoke: journaled plus what the mixers counted since."""
+        rt = self.forum.runtimes.get(event_id)
+        out = dict(media_state(rt.state).speaking_s) if rt else {}
+        for (ev, pid), peer in self.peers.items():
+            if ev == event_id:
+                out[pid] = out.get(pid, 0.0) + peer.audio_in.speaking_s
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"peers": len(self.peers), "rooms": len(self.mixers),
+                "ticks": self.clock.ticks, "underruns": self.clock.underruns,
+                "max_late_ms": round(self.clock.max_late_ms, 1),
+                "recordings": len(self.recorders)}
+
+    # -- peers ---------------------------------------------------------------------------
+    async def join(self, rt: "EventRuntime", conn: "Connection", cmd: MediaJoin) -> dict[str, Any]:
+        if not self.settings.media_enabled or self.closed:
+            raise Forbidden("media is not enabled on this server")
+        old = self.peers.get((rt.id, conn.pid))
+        if old is not None:
+            if old.conn is not conn:
+                old.push({"type": "media.closed", "reason": "replaced"})
+            await self.close_peer(old, "replaced")
+        room = rt.state.room_of(conn.pid)
+        slots = self.settings.media_video_tiles + 2 if cmd.video else 0
+        peer = MediaPeer(self, rt.id, conn.pid, conn, room, slots)
+        self.peers[(rt.id, conn.pid)] = peer
+        self._place(peer)
+        peer.spawn(self._negotiate(peer))
+        rec = media_state(rt.state).active_recording(room)
+        return {"ice_servers": self.ice_servers(), "slots": slots,
+                "recording": rec.id if rec else None}
+
+    async def _negotiate(self, peer: MediaPeer) -> None:
+        try:
+            await peer.negotiate()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("media negotiation failed")
+            peer.push({"type": "media.closed", "reason": "failed"})
+            self.spawn(self.close_peer(peer, "failed"))
+            return
+        self.relayout(peer.event_id, peer.room)
+
+    def peer(self, rt: "EventRuntime", conn: "Connection") -> MediaPeer:
+        peer = self.peers.get((rt.id, conn.pid))
+        if peer is None or peer.closed or peer.conn is not conn:
+            raise Invalid("join media first (media.join)")
+        return peer
+
+    async def close_peer(self, peer: MediaPeer, reason: str) -> None:
+        key = (peer.event_id, peer.pid)
+        if self.peers.get(key) is peer:
+            del self.peers[key]
+        if peer.closed:
+            return
+        self._unplace(peer)
+        spoke = peer.audio_in.speaking_s
+        peer.audio_in.speaking_s = 0.0
+        await peer.close()
+        self.relayout(peer.event_id, peer.room)
+        rt = self.forum.runtimes.get(peer.event_id)
+        if rt is not None and spoke:
+            await self._commit(rt, speaking_entry(rt.state, Context.current(self.settings.limits),
+                                                  {peer.pid: spoke}))
+
+    def _place(self, peer: MediaPeer) -> None:
+        m = self.mixer(peer.event_id, peer.room)
+        m.inputs[peer.pid] = peer.audio_in
+        m.outputs[peer.pid] = peer.mix
+
+    def _unplace(self, peer: MediaPeer) -> None:
+        key = (peer.event_id, peer.room)
+        m = self.mixers.get(key)
+        if m is None:
+            return
+        if m.inputs.get(peer.pid) is peer.audio_in:
+            del m.inputs[peer.pid]
+        if m.outputs.get(peer.pid) is peer.mix:
+            del m.outputs[peer.pid]
+        if m.empty:
+            del self.mixers[key]
+
+    def reconcile(self, rt: "EventRuntime") -> None:
+        """Put every peer of the event into the mix of the room the journal says."""
+        changed = set()
+        for (ev, pid), peer in list(self.peers.items()):
+            if ev != rt.id or peer.closed:
+                continue
+            room = rt.state.room_of(pid)
+            if room != peer.room:
+                self._unplace(peer)
+                changed |= {peer.room, room}
+                peer.room = room
+                self._place(peer)
+        for room in changed:
+            self.relayout(rt.id, room)
+
+    # -- video routing -------------------------------------------------------------------
+    def relayout(self, event_id: str, room: str) -> None:
+        peers = [p for (ev, _), p in self.peers.items()
+                 if ev == event_id and p.room == room and not p.closed]
+        speaker = self.speakers.get((event_id, room))
+        sources = [p.sources[k] for k in ("screen", "camera") for p in peers
+                   if p.sources[k].published]
+        sources.sort(key=lambda s: (s.kind != "screen", s.pid != speaker))
+        for viewer in peers:
+            if not viewer.slots:
+                continue
+            wanted = [s for s in sources if s.pid != viewer.pid][: len(viewer.slots)]
+            assign = [sl.source if sl.source in wanted else None for sl in viewer.slots]
+            rest = [s for s in wanted if s not in assign]
+            for i, cur in enumerate(assign):
+                if cur is None and rest:
+                    assign[i] = rest.pop(0)
+            for slot, src in zip(viewer.slots, assign):
+                slot.switch(src)
+            layout = [{"mid": tr.mid, "participant": src.pid if src else None,
+                       "kind": src.kind if src else None}
+                      for tr, src in zip(viewer.slot_trs, assign)]
+            if layout != viewer.layout_sent and viewer.pc.remoteDescription is not None:
+                viewer.layout_sent = layout
+                viewer.push({"type": "media.layout", "room": room, "slots": layout,
+                             "speaker": speaker})
+        for _, rec in self.recorders.values():
+            if rec.room == room and rec.video.source is None and not rec.video.closed \
+                    and sources:
+                rec.video.attach(sources[0])
+
+    async def publish(self, rt: "EventRuntime", conn: "Connection",
+                      cmd: MediaPublish) -> dict[str, Any]:
+        peer = self.peer(rt, conn)
+        src = peer.sources[cmd.kind]
+        src.published = cmd.active
+        if not cmd.active:
+            src.close()
+            for _, rec in self.recorders.values():
+                if rec.video.source is src:
+                    rec.video.detach(src)
+        self.relayout(rt.id, peer.room)
+        return {}
+
+    def _speaking_tick(self) -> None:
+        self._refresh += 1
+        for (event_id, room), m in list(self.mixers.items()):
+            now = tuple(sorted(m.speaking))
+            key = (event_id, room)
+            before = self._last_speaking.get(key, ())
+            if now == before and not (now and self._refresh % 4 == 0):
+                continue
+            self._last_speaking[key] = now
+            rt = self.forum.runtimes.get(event_id)
+            if rt is None:
+                continue
+            frame = encode({"type": "media.speaking", "room": room, "speakers": list(now),
+                            "levels": {p: round(v, 2) for p, v in m.speaking.items()}})
+            for conn in rt.hub.connections:
+                if conn.room == room and conn.live:
+                    conn.push(frame)
+            loudest = max(m.speaking, key=m.speaking.__getitem__) if m.speaking else None
+            if loudest is not None and loudest != self.speakers.get(key):
+                self.speakers[key] = loudest
+                self.relayout(event_id, room)
+
+    # -- recordings ----------------------------------------------------------------------
+    def _start_recorder(self, rt: "EventRuntime", e: Entry) -> None:
+        d = e.data
+        if d["id"] in self.recorders:
+            return
+        base = self.settings.recordings_dir
+        try:
+            rec = RoomRecorder(d["id"], d["room"], base / d["file"], base / d["video_file"])
+        except Exception:
+            log.exception("could not open recording files for %s", d["file"])
+            return
+        self.recorders[d["id"]] = (rt.id, rec)
+        self.mixer(rt.id, d["room"]).recorders.append(rec)
+        self.relayout(rt.id, d["room"])
+
+    def _has_video(self, rec_id: str) -> bool | None:
+        item = self.recorders.get(rec_id)
+        return item[1].video.frames > 0 if item else None
+
+    def _stop_recorder(self, rec_id: str) -> None:
+        item = self.recorders.pop(rec_id, None)
+        if item is None:
+            return
+        event_id, rec = item
+        m = self.mixers.get((event_id, rec.room))
+        if m is not None and rec in m.recorders:
+            m.recorders.remove(rec)
+            if m.empty:
+                del self.mixers[(event_id, rec.room)]
+        rec.close()
+
+    async def stop_recording(self, rt: "EventRuntime", conn: "Connection",
+                             cmd: RecordingStop) -> dict[str, Any]:
+        me = rt.state.participants.get(conn.pid)
+        if me is None or not me.is_moderator:
+            raise Forbidden("only moderators record")
+        room = cmd.room or rt.state.room_of(conn.pid)
+        rec = media_state(rt.state).active_recording(room)
+        if rec is None:
+            raise Invalid("room: this room is not being recorded")
+        entries = stop_entries(rt.state, Context.current(self.settings.limits), room, me.id,
+                               video=self._has_video(rec.id))
+        await rt.commit(entries)
+        return {"seq": entries[-1].seq, "duration_s": entries[-1].data["duration_s"]}
+
+    # -- the journal ---------------------------------------------------------------------
+    def _on_commit(self, rt: "EventRuntime", entries: list[Entry]) -> None:
+        if self.closed and not any(e.kind == "recording.stopped" for e in entries):
+            return
+        reroute = False
+        for e in entries:
+            k = e.kind
+            if k == "media.muted":
+                peer = self.peers.get((rt.id, e.data["participant"]))
+                if peer is not None:
+                    peer.audio_in.muted = bool(e.data.get("muted", True))
+            elif k in ("participant.moved", "breakouts.closed", "breakouts.opened"):
+                reroute = True
+            elif k == "participant.left":
+                peer = self.peers.get((rt.id, e.data["participant"]["id"]))
+                if peer is not None:
+                    self.spawn(self.close_peer(peer, "left"))
+            elif k == "recording.started":
+                self._start_recorder(rt, e)
+            elif k == "recording.stopped":
+                self._stop_recorder(e.data["id"])
+            if k in ("breakouts.closed", "event.ended"):
+                ctx = Context.current(self.settings.limits)
+                stops = [x for rec in list(media_state(rt.state).recordings.values())
+                         if rec.active and (k == "event.ended"
+                                            or not rt.state.rooms[rec.room].open)
+                         for x in stop_entries(rt.state, ctx, rec.room, None,
+                                               "room_closed" if k != "event.ended"
+                                               else "event_ended",
+                                               video=self._has_video(rec.id))]
+                if stops:
+                    self.spawn(self._commit(rt, stops))
+        if reroute:
+            self.reconcile(rt)
+
+    def _on_detach(self, rt: "EventRuntime", conn: "Connection") -> None:
+        peer = self.peers.get((rt.id, conn.pid))
+        if peer is not None and peer.conn is conn:
+            self.spawn(self.close_peer(peer, "socket_closed"))
+
+
+def _service(rt: Any) -> MediaService:
+    svc = rt.services.get("media")
+    if svc is None:
+        raise Forbidden("media is not enabled on this server")
+    return svc  # type: ignore[no-any-return]
+
+
+@register_handler(MediaJoin)
+async def _join(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    return await _service(rt).join(rt, conn, cmd)  # type: ignore[arg-type]
+
+
+@register_handler(MediaAnswer)
+async def _answer(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    _service(rt).peer(rt, conn).answer(cmd.sdp)  # type: ignore[attr-defined]
+    return {}
+
+
+@register_handler(MediaCandidate)
+async def _candidate(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    await _service(rt).peer(rt, conn).add_candidate(cmd.candidate)  # type: ignore[attr-defined]
+    return {}
+
+
+@register_handler(MediaPublish)
+async def _publish(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    return await _service(rt).publish(rt, conn, cmd)  # type: ignore[arg-type]
+
+
+@register_handler(MediaLeave)
+async def _leave(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    svc = _service(rt)
+    peer = svc.peers.get((rt.id, conn.pid))
+    if peer is not None and peer.conn is conn:
+        await svc.close_peer(peer, "left")
+    return {}
+
+
+@register_handler(RecordingStop)
+async def _recording_stop(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    return await _service(rt).stop_recording(rt, conn, cmd)  # type: ignore[arg-type]
