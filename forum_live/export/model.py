@@ -12,6 +12,7 @@ from typing import Any
 from ..domain import polls
 from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
 from ..domain.model import EventState, RoomKind
+from ..media.state import media_state, offset, recordings_public
 
 KIND_LABELS = {
     "de": {"decision": "Beschluss", "action": "Aufgabe", "question": "Offene Frage",
@@ -36,6 +37,18 @@ def _entry(m: MinuteEntry) -> dict[str, Any]:
     return d
 
 
+def _recording_offsets(recordings: list[dict[str, Any]]) -> Any:
+    """Entries written while their room was recorded carry {"id", "file", "offset"}."""
+    def annotate(d: dict[str, Any]) -> dict[str, Any]:
+        for rec in recordings:
+            if rec.get("room") == d.get("room") and d.get("at") and rec.get("started_at"):
+                at = offset(rec, d["at"])
+                if at is not None:
+                    d["recording"] = {"id": rec["id"], "file": rec["file"], "offset": at}
+        return d
+    return annotate
+
+
 def attendance(s: EventState, until: str | None) -> list[dict[str, Any]]:
     """Who was there, from when to when, with organization and role."""
     out = []
@@ -47,6 +60,7 @@ def attendance(s: EventState, until: str | None) -> list[dict[str, Any]]:
             "id": p.id, "name": p.name, "organization": p.organization, "role": p.role.value,
             "first_seen": spans[0][0], "last_seen": spans[-1][1],
             "intervals": spans, "minutes": sum(_minutes(a, b) for a, b in spans),
+            "speaking_s": round(media_state(s).speaking_s.get(p.id, 0.0)),
         })
     return sorted(out, key=lambda r: (r["name"].lower(), r["id"]))
 
@@ -100,19 +114,23 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
     """The whole record of one event."""
     until = s.ended_at or None
     entries = sorted(s.minutes.values(), key=sort_key)
+    if recordings is None:  # the room recordings, and each entry's moment in them
+        recordings = recordings_public(s)
+    _at_recording = _recording_offsets(recordings)
     topics = []
     for t in s.topics.values():
         rooms = [r for r in s.rooms.values() if r.topic == t.id and r.kind is RoomKind.BREAKOUT]
         topics.append({
             "id": t.id, "title": t.title, "speaker": t.speaker, "description": t.description,
             "rooms": [{"id": r.id, "title": r.title,
-                       "entries": [_entry(m) for m in entries if m.room == r.id]}
+                       "entries": [_at_recording(_entry(m)) for m in entries if m.room == r.id]}
                       for r in rooms],
-            "entries": [_entry(m) for m in entries
+            "entries": [_at_recording(_entry(m)) for m in entries
                         if m.topic == t.id and s.rooms[m.room].kind is RoomKind.PLENARY],
         })
-    plenary = [_entry(m) for m in entries if m.room == s.plenary_room and m.topic is None]
-    others = [_entry(m) for m in entries
+    plenary = [_at_recording(_entry(m)) for m in entries
+               if m.room == s.plenary_room and m.topic is None]
+    others = [_at_recording(_entry(m)) for m in entries
               if m.room != s.plenary_room and s.rooms[m.room].topic is None]
     return {
         "event": {"id": s.id, "title": s.title, "description": s.description,
@@ -122,9 +140,9 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
         "plenary": plenary,
         "topics": topics,
         "other_rooms": others,
-        "decisions": [_entry(m) for m in entries if m.kind == "decision"],
-        "actions": [_entry(m) for m in entries if m.kind == "action"],
-        "questions": [_entry(m) for m in entries if m.kind == "question"],
+        "decisions": [_at_recording(_entry(m)) for m in entries if m.kind == "decision"],
+        "actions": [_at_recording(_entry(m)) for m in entries if m.kind == "action"],
+        "questions": [_at_recording(_entry(m)) for m in entries if m.kind == "question"],
         "breakout_rounds": rounds(s),
         "polls": poll_results(s),
         "attendance": attendance(s, until),

@@ -14,7 +14,7 @@ from typing import Any
 import av
 import numpy as np
 import websockets
-from aiortc import (MediaStreamTrack, RTCConfiguration, RTCPeerConnection,
+from aiortc import (MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection,
                     RTCSessionDescription, VideoStreamTrack)
 
 from forum_live.media import aiortc_internals as internals
@@ -156,7 +156,10 @@ class Peer:
         self.sig = sig
         self.tone = ToneTrack(tone)
         self.video = (video_track or PatternTrack()) if video else None
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: aiortc's "balanced" answerer leaves later video m-lines on an orphan
+        # transport when the offer bundles everything (browsers do not have this problem)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[],
+                                                     bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.record_audio = record_audio
         self.audio: list[np.ndarray] = []
         self.audio_times: list[float] = []
