@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from .domain.entries import Entry
 from .domain.model import EventState
@@ -38,32 +39,33 @@ class Connection:
     last_seq: int = 0
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int | None = None
-    _queue: asyncio.Queue[str] = field(init=False)
+    reader: asyncio.Task[Any] | None = None  # the task reading this socket; kill() stops it
+    _queue: deque[str] = field(default_factory=deque)
+    _wake: asyncio.Future[None] | None = None  # the idle writer waits on this
     _held: list[Entry] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
     _closer: asyncio.Task[None] | None = None  # the close that kill() started
     _catchup: int = 0  # frames of the hello catch-up still queued (outside the bound)
-
-    def __post_init__(self) -> None:
-        # Unbounded here; push() enforces max_queue on live frames only.
-        self._queue = asyncio.Queue()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.pid}")
 
     def push(self, frame: str) -> None:
         """Queue a frame; a full queue means the client fell behind: cut it off."""
-        if self.closed.is_set():
+        if self.close_code is not None or self.closed.is_set():
             return
         if not self.live:
             # The catch-up of a hello (replay, ready) may exceed the bound: it is finite
             # (the resume window) and already in memory, and a client that missed more than
             # the queue holds must still be able to resume rather than be cut off again.
             self._catchup += 1
-        elif self._queue.qsize() - self._catchup >= self.max_queue:
+        elif len(self._queue) - self._catchup >= self.max_queue:
             self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
             return
-        self._queue.put_nowait(frame)
+        self._queue.append(frame)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     def deliver(self, state: EventState, entry: Entry) -> None:
         if not self.live:
@@ -86,12 +88,16 @@ class Connection:
             self.deliver(state, e)
 
     def kill(self, code: int, reason: str) -> None:
+        """Close this connection now: stop its writer and its reader, send the close."""
         if self.closed.is_set():
             return
         self.close_code = code
         self.closed.set()
         if self._writer is not None:
             self._writer.cancel()
+        reader = self.reader
+        if reader is not None and reader is not asyncio.current_task() and not reader.done():
+            reader.cancel()
         self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -100,28 +106,28 @@ class Connection:
         except Exception:
             pass
 
-    def _sent_one(self) -> None:
+    def _next(self) -> str:
         if self._catchup:
             self._catchup -= 1
+        return self._queue.popleft()
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         queue = self._queue
         try:
             while True:
-                frame = await queue.get()
-                self._sent_one()
+                if not queue:
+                    self._wake = loop.create_future()
+                    await self._wake
+                    self._wake = None
+                    continue
                 # Everything queued leaves in one pass under one timer whose deadline moves
                 # forward before each frame: the same per-frame send timeout as a wait_for
                 # around each send, without a task, a timer and a loop round trip per frame
                 # (which cost more than the send itself under fan-out).
                 async with asyncio.timeout(self.send_timeout) as deadline:
-                    while True:
-                        await self.send(frame)
-                        if queue.empty():
-                            break
-                        frame = queue.get_nowait()
-                        self._sent_one()
+                    while queue:
+                        await self.send(self._next())
                         deadline.reschedule(loop.time() + self.send_timeout)
         except asyncio.CancelledError:
             raise
@@ -131,6 +137,10 @@ class Connection:
             # the socket is gone; the reader notices and cleans up
             self.closed.set()
 
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
     async def drain(self, timeout: float = 2.0) -> None:
         """Let queued frames leave (used before a graceful close)."""
         try:
@@ -139,7 +149,7 @@ class Connection:
             pass
 
     async def _wait_empty(self) -> None:
-        while not self._queue.empty() and not self.closed.is_set():
+        while self._queue and not self.closed.is_set():
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
@@ -158,12 +168,19 @@ class Hub:
     """The connections of one event."""
 
     connections: set[Connection] = field(default_factory=set)
+    _per_person: Counter[str] = field(default_factory=Counter)
 
     def add(self, conn: Connection) -> None:
-        self.connections.add(conn)
+        if conn not in self.connections:
+            self.connections.add(conn)
+            self._per_person[conn.pid] += 1
 
     def remove(self, conn: Connection) -> None:
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self._per_person[conn.pid] -= 1
+            if self._per_person[conn.pid] <= 0:
+                del self._per_person[conn.pid]
 
     def publish(self, state: EventState, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -171,4 +188,5 @@ class Hub:
                 conn.deliver(state, entry)
 
     def count(self, pid: str) -> int:
-        return sum(1 for c in self.connections if c.pid == pid and not c.closed.is_set())
+        """Open sockets of one person (a person in two tabs is online once)."""
+        return self._per_person.get(pid, 0)

@@ -93,30 +93,22 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
         await ws.close(code=code, reason=reason)
 
     conn = Connection(pid, ws.send_text, close, limits.outbound_queue, limits.send_timeout_s)
+    conn.reader = asyncio.current_task()
     conn.start()
-    async def read_loop() -> None:
-        while True:
-            raw = await _receive_text(ws)
-            if raw is None:
-                return
-            conn.push(await handle_frame(rt, conn, raw, limits.frame_max))
-
     try:
         await rt.attach(conn, resume_from)
-        # A connection the hub cut off (too slow) may never send again: stop reading it
-        # at once rather than when its TCP connection finally dies.
-        reader = asyncio.create_task(read_loop(), name=f"ws-reader-{pid}")
-        cut = asyncio.create_task(conn.closed.wait(), name=f"ws-cut-{pid}")
-        try:
-            await asyncio.wait({reader, cut}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (reader, cut):
-                task.cancel()
-            await asyncio.gather(reader, cut, return_exceptions=True)
-        if reader.done() and not reader.cancelled() and reader.exception() is not None:
-            exc = reader.exception()
-            if not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
-                log.error("socket reader failed", exc_info=exc)
+        while not conn.closed.is_set():
+            raw = await _receive_text(ws)
+            if raw is None:
+                break
+            conn.push(await handle_frame(rt, conn, raw, limits.frame_max))
+    except asyncio.CancelledError:
+        # The hub cut this connection off (too slow, removed, shutting down): it may never
+        # send again, so kill() stopped this read. Any other cancellation goes on.
+        task = asyncio.current_task()
+        if conn.close_code is None or task is None or task.cancelling() > 1:
+            raise
+        task.uncancel()
     except WebSocketDisconnect:
         pass
     finally:
