@@ -7,7 +7,7 @@ import pytest
 from forum_live.domain import breakouts
 from forum_live.domain.errors import Conflict, Forbidden, NotFound
 
-from tests.domain.scenario import Scenario
+from tests.support.domain import Scenario
 
 
 def open_rooms(sc: Scenario, mod: str, **body: object) -> list[str]:

@@ -114,7 +114,7 @@ def test_leaving_takes_the_hand_out_of_the_queue(world: World) -> None:
 def test_in_a_large_audience_presence_goes_to_moderators_only() -> None:
     from forum_live.domain.entries import Audience
     from forum_live.domain.views import ready_state
-    from tests.domain.scenario import Scenario
+    from tests.support.domain import Scenario
 
     sc = Scenario.event(presence_broadcast_max=3)
     sc.state.presence_broadcast_max = 3

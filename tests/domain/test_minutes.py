@@ -7,7 +7,7 @@ import pytest
 from forum_live.domain import setup
 from forum_live.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from forum_live.export import model
-from tests.domain.scenario import Scenario
+from tests.support.domain import Scenario
 
 
 def add(sc: Scenario, who: str, room: str, text: str, **body: object) -> dict:  # type: ignore[type-arg]

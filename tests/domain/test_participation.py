@@ -10,7 +10,7 @@ from forum_live.domain import setup
 from forum_live.domain.errors import Conflict, Forbidden
 from forum_live.domain.model import Role
 from forum_live.domain.views import ready_state
-from tests.domain.scenario import Scenario
+from tests.support.domain import Scenario
 
 
 def lobby_event() -> Scenario:

@@ -6,7 +6,7 @@ import pytest
 
 from forum_live.domain import polls
 from forum_live.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
-from tests.domain.scenario import Scenario
+from tests.support.domain import Scenario
 
 
 def make(sc: Scenario, mod: str, **body: object) -> str:
