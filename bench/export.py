@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from forum_live.domain import setup  # noqa: E402
 from forum_live.export import model, tables  # noqa: E402
 from forum_live.export.formats import FORMATS  # noqa: E402
-from tests.domain.scenario import Scenario  # noqa: E402
+from tests.support.domain import Scenario  # noqa: E402
 
 KINDS = ("note", "decision", "action", "question")
 ORGS = ("Stadt Hof", "Landkreis Wunsiedel", "IHK Oberfranken", "Hochschule Hof", None)
