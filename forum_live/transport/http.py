@@ -14,7 +14,7 @@ from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
 from ..domain.views import event_summary
 from ..protocol import describe
-from . import minutes_http
+from . import minutes_http, openapi
 from .i18n import page
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ async def event_page(request: Request) -> Response:
 def routes() -> list[Any]:
     return [
         Route("/healthz", healthz),
+        Route("/openapi.json", openapi.openapi_endpoint),
         Route("/api/events", create_event, methods=["POST"]),
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
