@@ -196,7 +196,7 @@ async def test_moderator_lowers_hands_and_deletes_chat_lines(
     await expect(carla.locator("#hand-toggle")).to_have_attribute("aria-pressed", "false")
 
     mod.once("dialog", lambda d: d.accept())
-    await line(mod, "Eine Frage bitte").get_by_role("button").click()
+    await line(mod, "Eine Frage bitte").get_by_role("button", name=re.compile("löschen$")).click()
     await expect(line(carla, "Eine Frage bitte")).to_have_count(0)
     await expect(line(mod, "Eine Frage bitte")).to_have_count(0)
 

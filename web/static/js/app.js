@@ -9,9 +9,15 @@ import * as chat from "./chat.js";
 import * as hands from "./hands.js";
 import * as participants from "./participants.js";
 import * as agenda from "./agenda.js";
+import * as lobby from "./lobby.js";
+import * as floor from "./floor.js";
+import * as qa from "./qa.js";
+import * as reactions from "./reactions.js";
+import * as timers from "./timers.js";
+import * as moderation from "./moderation.js";
 
 // Feature modules; later ones (breakouts, polls, minutes, media) are added to this list.
-const MODULES = [agenda, participants, hands, chat];
+const MODULES = [agenda, participants, hands, chat, lobby, floor, qa, reactions, timers, moderation];
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;
@@ -120,6 +126,7 @@ function onFrame(frame) {
 
 function onFatal(reason) {
   stopLive();
+  if (lobby.refused(reason)) return;  // removed or declined: say why, no join form
   if (reason === "unauthorized") {
     forgetSession(eventId, inviteKey);
     session = null;

@@ -4,6 +4,10 @@ import { $, clear, h, hhmm, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { isModerator } from "./state.js";
 
+// Other modules add controls to each chat line: fn(message) -> Node | null (e.g. minutes'
+// "to the minutes" button for moderators).
+export const lineExtras = [];
+
 const ERRORS = {
   too_large: "chat_err_too_large",
   rate_limited: "chat_err_rate_limited",
@@ -53,6 +57,8 @@ export function install({ store, socket }) {
         h("span", { class: "chat-line__author" }, m.author ? m.author.name : ""),
         mine ? h("span", { class: "chat-line__me" }, ` ${t("me_marker")}`) : null),
       h("p", { class: "chat-line__text" }, m.text));
+    const extras = lineExtras.map((fn) => fn(m)).filter(Boolean);
+    if (extras.length) li.append(h("div", { class: "chat-line__extras" }, extras));
     if (isModerator(model())) {
       li.append(h("button", {
         type: "button",

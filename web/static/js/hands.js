@@ -4,6 +4,10 @@ import { $, clear, h, show } from "./dom.js";
 import { t } from "./i18n.js";
 import { isModerator } from "./state.js";
 
+// Other modules add controls to each hand in the queue (the speaker queue's "give the
+// floor", move up/down): fn(hand, {index, roomHands, moderator, mine}) -> Node | null.
+export const handControls = [];
+
 export function install({ store, socket, notify }) {
   store.onReset((model, state) => {
     model.hands = (state.hands || []).map((x) => ({ ...x }));
@@ -14,6 +18,14 @@ export function install({ store, socket, notify }) {
   });
   store.on("hand.lowered", (model, ev) => {
     model.hands = model.hands.filter((x) => x.participant !== ev.participant);
+  });
+  // Moderators reorder one room's queue; the hands of other rooms keep their places.
+  store.on("hands.reordered", (model, ev) => {
+    const pos = new Map((ev.order || []).map((pid, i) => [pid, i]));
+    const moved = model.hands.filter((x) => pos.has(x.participant))
+      .sort((a, b) => pos.get(a.participant) - pos.get(b.participant));
+    let i = 0;
+    model.hands = model.hands.map((x) => (pos.has(x.participant) ? moved[i++] : x));
   });
 
   const queue = $("#hand-queue");
@@ -32,6 +44,9 @@ export function install({ store, socket, notify }) {
     const position = model.hands.findIndex((x) => x.participant === me);
     model.hands.forEach((hand, i) => {
       const mine = hand.participant === me;
+      const roomHands = model.hands.filter((x) => x.room === hand.room);
+      const extras = handControls.map((fn) => fn(hand, { index: i, roomHands, moderator, mine }))
+        .filter(Boolean);
       queue.append(h("li", { class: mine ? "hand hand--mine" : "hand", data: { participant: hand.participant } },
         h("span", { class: "hand__pos", attrs: { "aria-hidden": "true" } }, `${i + 1}`),
         h("span", { class: "hand__name" }, hand.name, mine ? ` ${t("me_marker")}` : ""),
@@ -40,7 +55,13 @@ export function install({ store, socket, notify }) {
           class: "btn btn--small hand__lower",
           attrs: { "aria-label": t("hand_lower_label", { name: hand.name }) },
           on: { click: () => lower(hand.participant) },
-        }, t("hand_lower_other")) : null));
+        }, t("hand_lower_other")) : null,
+        mine && !moderator ? h("button", {
+          type: "button",
+          class: "btn btn--small hand__withdraw",
+          on: { click: () => lower(null) },
+        }, t("floor.withdraw")) : null,
+        extras.length ? h("span", { class: "hand__extras" }, extras) : null));
     });
     show(empty, model.hands.length === 0);
     const raised = position >= 0;
@@ -77,5 +98,5 @@ export function install({ store, socket, notify }) {
     else run("hand.raise", {});
   });
 
-  for (const topic of ["reset", "hand.raised", "hand.lowered"]) store.subscribe(topic, redraw);
+  for (const topic of ["reset", "hand.raised", "hand.lowered", "hands.reordered"]) store.subscribe(topic, redraw);
 }

@@ -4,6 +4,10 @@
 import { $, clear, h } from "./dom.js";
 import { t } from "./i18n.js";
 
+// Other modules add controls to each person (moderators' promote / waiting room / remove):
+// fn(person) -> Node | null.
+export const personExtras = [];
+
 export function install({ store }) {
   store.onReset((model, state) => {
     model.participants = new Map();
@@ -22,6 +26,13 @@ export function install({ store }) {
   store.on("participant.moved", (model, ev) => {
     const p = model.participants.get(ev.participant);
     if (p) p.room = ev.to;
+  });
+  store.on("participant.role", (model, ev) => {
+    const p = model.participants.get(ev.participant);
+    if (p) p.role = ev.role;
+  });
+  store.on("participant.removed", (model, ev) => {
+    if (ev.participant !== model.me.id) model.participants.delete(ev.participant);
   });
 
   const list = $("#people-list");
@@ -51,11 +62,13 @@ export function install({ store }) {
           p.organization ? h("span", { class: "person__org" }, p.organization) : null),
         moderator ? h("span", { class: "badge" }, t("role_moderator")) : null,
         h("span", { class: p.online ? "visually-hidden" : "person__presence" },
-          p.online ? t("people_online") : t("people_offline"))));
+          p.online ? t("people_online") : t("people_offline")),
+        personExtras.map((fn) => fn(p)).filter(Boolean)));
     }
     const online = people.filter((p) => p.online).length;
     count.textContent = `(${t("people_count", { n: online })})`;
   }
 
-  for (const topic of ["reset", "participant.joined", "participant.left"]) store.subscribe(topic, redraw);
+  for (const topic of ["reset", "participant.joined", "participant.left", "participant.role",
+    "participant.removed"]) store.subscribe(topic, redraw);
 }

@@ -1,7 +1,7 @@
 // The event socket: hello with resume_from, automatic reconnect with exponential backoff,
 // request/reply by `ref`, and a heartbeat that notices a dead connection.
 
-const FATAL = { 4401: "unauthorized", 4404: "not_found" };
+const FATAL = { 4401: "unauthorized", 4403: "removed", 4404: "not_found" };
 const HEARTBEAT_MS = 25000;
 const HEARTBEAT_TIMEOUT_MS = 10000;
 

@@ -1,0 +1,520 @@
+// Breakout rooms: the moderators' panel (open dialog, one card per room, placement,
+// broadcast, extend, close) and the participants' side (topic picker in self mode, "you are
+// in room X" banner, countdown, one-minute warning, call a moderator, broadcasts).
+//
+// When I am moved to another room, the room-level state (chat, hands, minutes, polls) is
+// loaded anew with `state.sync`; events that arrive while that request is under way are
+// replayed on top of the fresh state, so nothing is lost and nothing applied twice.
+
+import { $, clear, h, show, setText } from "./dom.js";
+import { t } from "./i18n.js";
+import { isModerator } from "./state.js";
+
+const ERRORS = {
+  conflict: "breakouts.err_conflict",
+  forbidden: "err_forbidden",
+  offline: "err_offline",
+  interrupted: "err_offline",
+  invalid: "breakouts.err_invalid",
+  too_large: "breakouts.err_too_large",
+  not_found: "breakouts.err_not_found",
+};
+const errorText = (err) => t(ERRORS[err && err.code] || "err_generic");
+
+/** Remaining time of an ISO deadline as m:ss (against the local clock), or "" without one. */
+export function remaining(endsAt, now = Date.now()) {
+  if (!endsAt) return null;
+  const ms = Date.parse(endsAt) - now;
+  if (Number.isNaN(ms)) return null;
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return { seconds: s, text: `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}` };
+}
+
+/** Redraw inside `container` and give focus back to the control that had it (by data-fkey). */
+export function keepFocus(container, redraw) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.fkey : null;
+  redraw();
+  if (key) {
+    const again = container.querySelector(`[data-fkey="${CSS.escape(key)}"]`);
+    if (again && !again.disabled) again.focus();
+  }
+}
+
+function closedView(rounds = 0) {
+  return { status: "closed", rounds, rooms: [], help: new Map() };
+}
+
+export function install({ store, socket, notify }) {
+  // -- model -------------------------------------------------------------------------
+  store.onReset((model, state) => {
+    const b = state.breakouts || {};
+    if (b.status !== "open") {
+      model.breakouts = closedView(b.rounds || 0);
+      return;
+    }
+    const help = new Map();
+    for (const x of b.help || []) help.set(x.room, { participant: x.participant, name: null });
+    model.breakouts = {
+      status: "open", round: b.round, assign: b.assign, endsAt: b.ends_at, warned: b.warned,
+      rooms: (b.rooms || []).map((r) => ({ ...r, members: [...(r.members || [])] })),
+      help,
+    };
+  });
+  store.on("breakouts.opened", (model, ev) => {
+    model.breakouts = {
+      status: "open", round: ev.round, assign: ev.assign, endsAt: ev.ends_at, warned: false,
+      rooms: ev.rooms.map((r) => ({ ...r, count: 0, members: [] })),
+      help: new Map(),
+    };
+    for (const r of ev.rooms) model.rooms.set(r.id, { ...r });
+  });
+  store.on("participant.moved", (model, ev) => {
+    const b = model.breakouts;
+    if (b.status !== "open") return;
+    for (const r of b.rooms) r.members = r.members.filter((p) => p !== ev.participant);
+    const to = b.rooms.find((r) => r.id === ev.to);
+    if (to) to.members.push(ev.participant);
+  });
+  store.on("breakouts.warning", (model, ev) => {
+    if (model.breakouts.status !== "open") return;
+    model.breakouts.warned = true;
+    if (ev.ends_at) model.breakouts.endsAt = ev.ends_at;
+  });
+  store.on("breakouts.extended", (model, ev) => {
+    if (model.breakouts.status !== "open") return;
+    model.breakouts.endsAt = ev.ends_at;
+    model.breakouts.warned = false;
+  });
+  store.on("breakouts.closed", (model, ev) => {
+    for (const r of model.breakouts.rooms || []) model.rooms.delete(r.id);
+    model.breakouts = closedView(ev.round);
+  });
+  store.on("help.requested", (model, ev) => {
+    if (model.breakouts.status === "open") {
+      model.breakouts.help.set(ev.room, { participant: ev.participant, name: ev.name });
+    }
+  });
+  store.on("help.cleared", (model, ev) => {
+    if (model.breakouts.status === "open") model.breakouts.help.delete(ev.room);
+  });
+
+  // -- helpers -------------------------------------------------------------------------
+  const model = () => store.model;
+  const open = () => store.ready && model().breakouts.status === "open";
+  const roomIndex = (id) => (open() ? model().breakouts.rooms.findIndex((r) => r.id === id) : -1);
+  const topicTitle = (id) => {
+    const topic = (model().event.topics || []).find((x) => x.id === id);
+    return topic ? topic.title : "";
+  };
+  const nameOf = (pid) => {
+    const p = model().participants && model().participants.get(pid);
+    return p ? p.name : null;
+  };
+  const isModeratorId = (pid) => {
+    const p = model().participants && model().participants.get(pid);
+    return Boolean(p && p.role === "moderator");
+  };
+  const seats = (room) => room.members.filter((p) => !isModeratorId(p)).length;
+  const isFull = (room) => room.capacity != null && seats(room) >= room.capacity;
+  const myBreakout = () => (open() ? model().breakouts.rooms.find((r) => r.id === model().myRoom) : null);
+  const roomLabel = (room) => t("breakouts.room_n", { n: roomIndex(room.id) + 1, title: room.title });
+
+  async function request(type, body, errorEl) {
+    if (errorEl) show(errorEl, false);
+    try {
+      return await socket().request(type, body);
+    } catch (err) {
+      if (errorEl) {
+        setText(errorEl, errorText(err));
+        show(errorEl, true);
+      } else {
+        notify(errorText(err));
+      }
+      return null;
+    }
+  }
+
+  // -- state.sync after my own move -------------------------------------------------
+  let syncing = 0;
+  let buffer = [];
+  store.subscribe("*", (ev) => { if (syncing) buffer.push(ev); });
+
+  async function resync(attempt = 0) {
+    if (!store.ready || !socket()) return;
+    syncing += 1;
+    let retry = false;
+    try {
+      const reply = await socket().request("state.sync");
+      if (store.ready && reply.state) {
+        const later = buffer.filter((e) => e.seq > reply.seq);
+        store.reset(reply.state, reply.seq);
+        for (const e of later) store.apply(e);
+      }
+    } catch (err) {
+      // Offline or in the middle of a resume: the socket comes back; try again then.
+      retry = attempt < 40 && ["offline", "interrupted"].includes(err.code);
+    } finally {
+      syncing -= 1;
+      if (!syncing) buffer = [];
+    }
+    if (retry) setTimeout(() => resync(attempt + 1), Math.min(3000, 250 * (attempt + 1)));
+  }
+
+  // -- elements ----------------------------------------------------------------------
+  const banner = $("#room-banner");
+  const bannerText = $("#room-banner-text");
+  const bannerTopic = $("#room-banner-topic");
+  const bannerTime = $("#room-banner-time");
+  const helpButton = $("#help-call");
+  const helpNote = $("#help-note");
+  const leaveButton = $("#room-leave");
+  const warning = $("#breakout-warning");
+  const broadcastBox = $("#broadcast-box");
+  const broadcastText = $("#broadcast-text");
+  const broadcastFrom = $("#broadcast-from");
+  const broadcastDismiss = $("#broadcast-dismiss");
+  const panel = $("#breakouts");
+  const body = $("#breakouts-body");
+  const chatTitle = $("#chat-title");
+  let helpCalled = false;
+
+  // Moderator: the open dialog (built once, so typing is never interrupted by a redraw).
+  const openError = h("p", { class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const perTopic = h("input", { id: "bo-per-topic", type: "number", min: "1", max: "20", value: "1",
+    attrs: { inputmode: "numeric", "aria-describedby": "bo-per-topic-hint" } });
+  const perTopicHint = h("p", { id: "bo-per-topic-hint", class: "hint" });
+  const duration = h("input", { id: "bo-duration", type: "number", min: "0.1", max: "1440", step: "any",
+    value: "15", attrs: { inputmode: "decimal", "aria-describedby": "bo-duration-hint" } });
+  const modeRadio = (value, checked) => h("label", { class: "choice" },
+    h("input", { type: "radio", name: "bo-assign", value, checked }),
+    h("span", {}, t(`breakouts.assign_${value}`)));
+  const openSubmit = h("button", { type: "submit", class: "btn btn--primary" }, t("breakouts.open_submit"));
+  const openForm = h("form", { class: "bo-open", attrs: { "aria-labelledby": "bo-open-title", novalidate: true } },
+    h("h3", { id: "bo-open-title" }, t("breakouts.open_title")),
+    h("p", { class: "hint" }, t("breakouts.open_lead")),
+    h("div", { class: "form-row" },
+      h("div", { class: "field field--num" },
+        h("label", { htmlFor: "bo-per-topic" }, t("breakouts.per_topic")), perTopic, perTopicHint),
+      h("div", { class: "field field--num" },
+        h("label", { htmlFor: "bo-duration" }, t("breakouts.duration")), duration,
+        h("p", { id: "bo-duration-hint", class: "hint" }, t("breakouts.duration_hint")))),
+    h("fieldset", { class: "choices" },
+      h("legend", {}, t("breakouts.assign")),
+      modeRadio("self", true), modeRadio("auto", false), modeRadio("manual", false)),
+    openError, openSubmit);
+
+  function updatePerTopicHint() {
+    const topics = store.ready ? (model().event.topics || []).length : 0;
+    const n = Math.max(1, parseInt(perTopic.value, 10) || 1);
+    setText(perTopicHint, t("breakouts.rooms_count", { n: topics * n }));
+  }
+  perTopic.addEventListener("input", updatePerTopicHint);
+
+  openForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const n = parseInt(perTopic.value, 10);
+    const assign = (openForm.querySelector("input[name=bo-assign]:checked") || {}).value || "self";
+    const body_ = { assign, per_topic: Number.isFinite(n) && n > 0 ? Math.min(n, 20) : 1 };
+    const raw = duration.value.trim().replace(",", ".");
+    if (raw) {
+      const minutes = Number(raw);
+      if (!Number.isFinite(minutes) || minutes <= 0) {
+        setText(openError, t("breakouts.err_duration"));
+        show(openError, true);
+        duration.focus();
+        return;
+      }
+      body_.duration_s = Math.max(1, Math.round(minutes * 60));
+    }
+    openSubmit.disabled = true;
+    const ok = await request("breakouts.open", body_, openError);
+    openSubmit.disabled = false;
+    if (ok) notify(t("breakouts.opened_notice"));
+  });
+
+  // Moderator: broadcast, extend, close (built once).
+  const castInput = h("input", { id: "bo-broadcast", type: "text", maxLength: 2000, autocomplete: "off" });
+  const castError = h("p", { class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const castForm = h("form", { class: "bo-broadcast" },
+    h("label", { htmlFor: "bo-broadcast" }, t("breakouts.broadcast_label")),
+    h("div", { class: "chat__compose" }, castInput,
+      h("button", { type: "submit", class: "btn btn--primary" }, t("breakouts.broadcast_send"))),
+    castError);
+  castForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = castInput.value.trim();
+    if (!text) return;
+    if (await request("breakouts.broadcast", { text }, castError)) castInput.value = "";
+  });
+  const controlError = h("p", { class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const extendButton = h("button", { type: "button", class: "btn",
+    attrs: { "aria-label": t("breakouts.extend_label") },
+    on: { click: () => request("breakouts.extend", { seconds: 300 }, controlError) } }, t("breakouts.extend"));
+  const closeButton = h("button", { type: "button", class: "btn btn--danger",
+    on: { click: () => {
+      if (window.confirm(t("breakouts.close_confirm"))) request("breakouts.close", {}, controlError);
+    } } }, t("breakouts.close"));
+  const modTime = h("p", { class: "bo-time", attrs: { role: "timer", "aria-live": "off" } });
+  const modHead = h("p", { class: "bo-status" });
+  const backButton = h("button", { type: "button", class: "btn", data: { fkey: "back" },
+    on: { click: () => request("room.enter", { room: model().event.plenary_room }) } }, t("breakouts.to_plenary"));
+  const cards = h("ul", { class: "bo-rooms", attrs: { "aria-label": t("breakouts.rooms_label") } });
+  const placeList = h("ul", { class: "bo-place" });
+  const placeError = h("p", { class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const place = h("details", { class: "bo-place-box" },
+    h("summary", {}, t("breakouts.place_title")),
+    h("p", { class: "hint" }, t("breakouts.place_hint")), placeError, placeList);
+  const modOpen = h("div", { class: "bo-mod" },
+    h("div", { class: "bo-bar" }, modHead, modTime,
+      h("div", { class: "bo-bar__actions" }, backButton, extendButton, closeButton)),
+    controlError, cards, h("div", { class: "bo-tools" }, castForm, place));
+
+  // Participant: the picker (self mode) or a waiting note.
+  const pickList = h("ul", { class: "bo-pick" });
+  const pickError = h("p", { class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const pickTitle = h("h3", { id: "bo-pick-title" }, t("breakouts.pick_title"));
+  const pickLead = h("p", { class: "lead" }, t("breakouts.pick_lead"));
+  const pick = h("div", { class: "bo-picker", attrs: { role: "group", "aria-labelledby": "bo-pick-title" } },
+    pickTitle, pickLead, pickError, pickList);
+  const waiting = h("p", { class: "lead" }, t("breakouts.wait_assign"));
+
+  // -- views -------------------------------------------------------------------------
+  function memberNames(room) {
+    return room.members.map((p) => ({ id: p, name: nameOf(p), moderator: isModeratorId(p) }))
+      .filter((p) => p.name)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  function drawCards() {
+    const b = model().breakouts;
+    clear(cards);
+    b.rooms.forEach((room, i) => {
+      const help = b.help.get(room.id);
+      const here = model().myRoom === room.id;
+      const people = memberNames(room);
+      const topic = room.topic ? topicTitle(room.topic) : "";
+      const count = seats(room);
+      cards.append(h("li", { class: `bo-room${help ? " bo-room--help" : ""}${here ? " bo-room--here" : ""}`, data: { room: room.id } },
+        h("h3", { class: "bo-room__title" }, t("breakouts.room_n", { n: i + 1, title: room.title })),
+        topic && topic !== room.title ? h("p", { class: "bo-room__topic" }, t("breakouts.topic", { topic })) : null,
+        h("p", { class: "bo-room__count" },
+          room.capacity != null ? t("breakouts.count_cap", { n: count, cap: room.capacity }) : t(count === 1 ? "breakouts.count_one" : "breakouts.count", { n: count }),
+          h("span", { class: "bo-room__time", attrs: { "aria-hidden": "true" } })),
+        people.length
+          ? h("ul", { class: "bo-room__members", attrs: { "aria-label": t("breakouts.members_label", { n: i + 1 }) } },
+            people.map((p) => h("li", {}, p.name, p.moderator ? h("span", { class: "badge badge--small" }, t("role_moderator")) : null)))
+          : h("p", { class: "muted bo-room__empty" }, t("breakouts.room_empty")),
+        help ? h("p", { class: "bo-room__help", attrs: { role: "status" } },
+          t("breakouts.help_flag", { name: help.name || nameOf(help.participant) || "" })) : null,
+        here
+          ? h("p", { class: "bo-room__here" }, t("breakouts.you_are_here"))
+          : h("button", { type: "button", class: help ? "btn btn--primary" : "btn",
+            data: { fkey: `enter-${room.id}` },
+            attrs: { "aria-label": t("breakouts.enter_label", { n: i + 1, title: room.title }) },
+            on: { click: () => request("room.enter", { room: room.id }, controlError) } }, t("breakouts.enter"))));
+    });
+  }
+
+  function drawPlacement() {
+    const b = model().breakouts;
+    const people = [...model().participants.values()]
+      .filter((p) => p.online && p.role !== "moderator")
+      .sort((a, c) => a.name.localeCompare(c.name));
+    clear(placeList);
+    if (!people.length) {
+      placeList.append(h("li", { class: "muted" }, t("breakouts.place_nobody")));
+      return;
+    }
+    const where = new Map();
+    for (const r of b.rooms) for (const p of r.members) where.set(p, r.id);
+    for (const p of people) {
+      const id = `bo-place-${p.id}`;
+      const current = where.get(p.id) || model().event.plenary_room;
+      const select = h("select", { id, data: { fkey: id } },
+        h("option", { value: model().event.plenary_room, selected: current === model().event.plenary_room }, t("breakouts.plenary")),
+        b.rooms.map((r, i) => h("option", { value: r.id, selected: current === r.id, disabled: current !== r.id && isFull(r) },
+          t("breakouts.room_n", { n: i + 1, title: r.title }))));
+      select.addEventListener("change", async () => {
+        const ok = await request("breakouts.move", { participant: p.id, room: select.value }, placeError);
+        if (!ok) select.value = current;
+      });
+      placeList.append(h("li", { class: "bo-place__row" },
+        h("label", { htmlFor: id }, t("breakouts.place_label", { name: p.name })), select));
+    }
+  }
+
+  function drawPicker() {
+    const b = model().breakouts;
+    clear(pickList);
+    b.rooms.forEach((room, i) => {
+      const here = model().myRoom === room.id;
+      const full = !here && isFull(room);
+      const topic = room.topic ? topicTitle(room.topic) : "";
+      const count = seats(room);
+      pickList.append(h("li", { class: `bo-pick__room${here ? " is-here" : ""}` },
+        h("span", { class: "bo-pick__main" },
+          h("span", { class: "bo-pick__title" }, t("breakouts.room_n", { n: i + 1, title: room.title })),
+          topic && topic !== room.title ? h("span", { class: "bo-pick__topic" }, t("breakouts.topic", { topic })) : null,
+          h("span", { class: "bo-pick__count" },
+            room.capacity != null ? t("breakouts.count_cap", { n: count, cap: room.capacity }) : t(count === 1 ? "breakouts.count_one" : "breakouts.count", { n: count }),
+            full ? ` – ${t("breakouts.full")}` : "")),
+        here
+          ? h("span", { class: "bo-pick__here" }, t("breakouts.you_are_here"))
+          : h("button", { type: "button", class: "btn btn--primary btn--big", disabled: full,
+            data: { fkey: `pick-${room.id}` },
+            attrs: { "aria-label": t("breakouts.choose_label", { n: i + 1, title: room.title }) },
+            on: { click: () => request("room.enter", { room: room.id }, pickError) } },
+          full ? t("breakouts.full") : t("breakouts.choose"))));
+    });
+  }
+
+  function drawPanel() {
+    const moderator = isModerator(model());
+    if (!open()) {
+      clear(body);
+      if (moderator) {
+        updatePerTopicHint();
+        body.append(openForm);
+        show(openError, false);
+      }
+      show(panel, moderator);
+      return;
+    }
+    const b = model().breakouts;
+    if (moderator) {
+      if (openForm.parentNode) openForm.remove();
+      if (!modOpen.parentNode) { clear(body); body.append(modOpen); }
+      setText(modHead, t("breakouts.status_open", { round: b.round, n: b.rooms.length, mode: t(`breakouts.mode_${b.assign}`) }));
+      show(backButton, model().myRoom !== model().event.plenary_room);
+      keepFocus(cards, drawCards);
+      keepFocus(placeList, drawPlacement);
+      if (b.assign === "manual" && !place.dataset.touched) place.open = true;
+      show(panel, true);
+      return;
+    }
+    clear(body);
+    if (b.assign === "self") {
+      setText(pickTitle, myBreakout() ? t("breakouts.pick_other") : t("breakouts.pick_title"));
+      show(pickLead, !myBreakout());
+      keepFocus(pickList, drawPicker);
+      body.append(pick);
+      show(panel, true);
+    } else if (!myBreakout()) {
+      body.append(waiting);
+      show(panel, true);
+    } else {
+      show(panel, false);
+    }
+  }
+  place.addEventListener("toggle", () => { place.dataset.touched = "1"; });
+
+  function drawBanner() {
+    const room = myBreakout();
+    show(banner, Boolean(room));
+    if (!room) {
+      setText(chatTitle, t("chat_title"));
+      helpCalled = false;
+      return;
+    }
+    const n = roomIndex(room.id) + 1;
+    const topic = (room.topic && topicTitle(room.topic)) || room.title;
+    setText(bannerText, t("breakouts.banner", { n, topic }));
+    setText(bannerTopic, room.title !== topic ? room.title : "");
+    show(bannerTopic, room.title !== topic);
+    setText(chatTitle, t("breakouts.chat_title", { n, title: room.title }));
+    const moderator = isModerator(model());
+    show(helpButton, !moderator);
+    helpButton.disabled = helpCalled;
+    setText(helpButton, helpCalled ? t("breakouts.help_called") : t("breakouts.help"));
+    show(helpNote, helpCalled);
+    show(leaveButton, moderator || model().breakouts.assign === "self");
+  }
+
+  function tick() {
+    const b = store.ready ? model().breakouts : null;
+    const left = b && b.status === "open" ? remaining(b.endsAt) : null;
+    const text = left ? t("breakouts.time_left", { time: left.text }) : (b && b.status === "open" ? t("breakouts.no_limit") : "");
+    setText(bannerTime, text);
+    setText(modTime, text);
+    bannerTime.classList.toggle("is-soon", Boolean(left && left.seconds <= 60));
+    modTime.classList.toggle("is-soon", Boolean(left && left.seconds <= 60));
+    for (const el of cards.querySelectorAll(".bo-room__time")) setText(el, left ? ` · ${left.text}` : "");
+  }
+
+  function redraw() {
+    if (!store.ready) {
+      show(banner, false);
+      show(panel, false);
+      show(warning, false);
+      return;
+    }
+    drawPanel();
+    drawBanner();
+    if (!open()) show(warning, false);
+    tick();
+  }
+
+  setInterval(tick, 1000);
+
+  // -- events ------------------------------------------------------------------------
+  for (const kind of ["reset", "breakouts.opened", "breakouts.closed", "breakouts.extended",
+    "breakouts.warning", "help.requested", "help.cleared", "participant.joined", "participant.left",
+    "participant.moved"]) {
+    store.subscribe(kind, redraw);
+  }
+
+  store.subscribe("participant.moved", (ev) => {
+    const m = model();
+    if (ev.participant === m.me.id) {
+      resync();
+      if (ev.reason === "closed") notify(t("breakouts.back_notice"));
+      else if (ev.to === m.event.plenary_room) notify(t("breakouts.plenary_notice"));
+      else {
+        const i = roomIndex(ev.to);
+        const room = i >= 0 ? m.breakouts.rooms[i] : null;
+        if (room) notify(t("breakouts.moved_notice", { n: i + 1, title: room.title }));
+      }
+    } else if (ev.to === m.myRoom && isModeratorId(ev.participant) && myBreakout() && !isModerator(m)) {
+      helpCalled = false;
+      drawBanner();
+      notify(t("breakouts.moderator_here", { name: nameOf(ev.participant) || "" }));
+    }
+  });
+
+  store.subscribe("breakouts.opened", () => {
+    const m = model();
+    if (!isModerator(m) && m.breakouts.assign === "self") notify(t("breakouts.pick_notice"));
+  });
+
+  store.subscribe("breakouts.warning", (ev) => {
+    const s = Math.max(1, Math.round(ev.seconds_left || 60));
+    setText(warning, s >= 50 ? t("breakouts.warning_minute") : t("breakouts.warning_seconds", { n: s }));
+    show(warning, true);
+  });
+  store.subscribe("breakouts.extended", () => {
+    show(warning, false);
+    notify(t("breakouts.extended_notice"));
+  });
+  store.subscribe("breakouts.closed", () => show(warning, false));
+
+  store.subscribe("help.requested", (ev) => {
+    const i = roomIndex(ev.room);
+    notify(t("breakouts.help_notice", { name: ev.name, n: i + 1 }));
+  });
+
+  store.subscribe("broadcast", (ev) => {
+    setText(broadcastText, ev.text);
+    setText(broadcastFrom, t("breakouts.broadcast_from", { name: ev.from ? ev.from.name : "" }));
+    show(broadcastBox, true);
+  });
+  broadcastDismiss.addEventListener("click", () => show(broadcastBox, false));
+
+  helpButton.addEventListener("click", async () => {
+    helpButton.disabled = true;
+    const ok = await request("breakouts.help", {});
+    helpCalled = Boolean(ok);
+    drawBanner();
+  });
+  leaveButton.addEventListener("click", () => request("room.enter", { room: model().event.plenary_room }));
+}
