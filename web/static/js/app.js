@@ -15,9 +15,12 @@ import * as qa from "./qa.js";
 import * as reactions from "./reactions.js";
 import * as timers from "./timers.js";
 import * as moderation from "./moderation.js";
+import * as breakouts from "./breakouts.js";
+import * as polls from "./polls.js";
+import * as minutes from "./minutes.js";
 
 // Feature modules; later ones (breakouts, polls, minutes, media) are added to this list.
-const MODULES = [agenda, participants, hands, chat, lobby, floor, qa, reactions, timers, moderation];
+const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation];
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;
@@ -170,7 +173,7 @@ store.subscribe("reset", () => {
 async function main() {
   await loadCatalog();
   installCore(store);
-  const context = { store, socket: () => socket, notify };
+  const context = { store, socket: () => socket, notify, session: () => session, eventId };
   for (const module of MODULES) module.install(context);
 
   session = inviteKey ? loadSession(eventId, inviteKey) : null;

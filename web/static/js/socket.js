@@ -6,9 +6,10 @@ const HEARTBEAT_MS = 25000;
 const HEARTBEAT_TIMEOUT_MS = 10000;
 
 export class SocketError extends Error {
-  constructor(code, message) {
+  constructor(code, message, frame = null) {
     super(message || code);
     this.code = code;
+    this.frame = frame;  // the whole error frame: extras such as a conflict's `current`
   }
 }
 
@@ -106,7 +107,7 @@ export class EventSocket {
       if (waiter) {
         this._pending.delete(frame.ref);
         if (frame.type === "ok") waiter.resolve(frame);
-        else waiter.reject(new SocketError(frame.code, frame.message));
+        else waiter.reject(new SocketError(frame.code, frame.message, frame));
       }
       return;
     }
