@@ -70,7 +70,7 @@ async def access(request: Request, event_id: str) -> tuple[Access, "EventRuntime
             continue
         rt = await forum.runtime(event_id)
         p = rt.state.participants.get(claims.participant)
-        if p is not None:
+        if p is not None and p.admitted:  # not a waiting guest, nor a removed/declined one
             return (Access.MODERATOR if p.is_moderator else Access.PARTICIPANT), rt
     raise Unauthorized("a token of this event is needed")
 

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..domain.commands import Command, Hello, Ping, StateSync
 from ..domain.reactions import ReactionSend
-from ..domain.errors import DomainError, Invalid, NotFound, Unauthorized
+from ..domain.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from ..hub import CLOSE_UNAUTHORIZED, Connection
 from ..protocol import error_frame, ok_frame, parse_frame
 
@@ -120,6 +120,7 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
 # raised there become error frames like any other.
 Handler = Callable[[Any, Connection, Command], Awaitable[dict[str, Any]]]
 HANDLERS: dict[type[Command], Handler] = {}
+QUERIES: tuple[type[Command], ...] = (Ping, StateSync)  # the only frames a waiting guest may send
 
 
 def register_handler(model: type[Command]) -> Callable[[Handler], Handler]:
@@ -156,6 +157,9 @@ async def handle_frame(rt, conn: Connection, raw: str | bytes, frame_max: int) -
     try:
         handler = HANDLERS.get(type(cmd))
         if handler is not None:
+            if type(cmd) not in QUERIES and not rt.state.participants[conn.pid].admitted:
+                # handlers bypass decide(): the waiting room's rule holds here too
+                raise Forbidden("you are waiting for a moderator to let you in")
             return ok_frame(ref, **await handler(rt, conn, cmd))
         entries = await rt.submit(conn.pid, cmd)
     except DomainError as e:
