@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
-from .domain.entries import Entry
+from .domain.entries import Audience, Entry
 from .domain.model import EventState
 
 log = logging.getLogger(__name__)
@@ -165,28 +165,74 @@ class Connection:
 
 @dataclass
 class Hub:
-    """The connections of one event."""
+    """The connections of one event, indexed by person and by room, so that an entry
+    visits only the sockets that may see it: a room's chat line the room's members, a
+    moderators' entry the moderators, not every socket of the event."""
 
     connections: set[Connection] = field(default_factory=set)
-    _per_person: Counter[str] = field(default_factory=Counter)
+    _by_pid: dict[str, set[Connection]] = field(default_factory=dict)
+    _by_room: dict[str, set[Connection]] = field(default_factory=dict)
+    _catching_up: set[Connection] = field(default_factory=set)  # not live yet: hold all
 
     def add(self, conn: Connection) -> None:
-        if conn not in self.connections:
-            self.connections.add(conn)
-            self._per_person[conn.pid] += 1
+        if conn in self.connections:
+            return
+        self.connections.add(conn)
+        self._by_pid.setdefault(conn.pid, set()).add(conn)
+        self._catching_up.add(conn)
+
+    def go_live(self, conn: Connection, state: EventState, after: int) -> None:
+        """The catch-up of `conn` is queued: deliver what it held and index it by room."""
+        self._catching_up.discard(conn)
+        conn.go_live(state, after)
+        if conn in self.connections:
+            self._by_room.setdefault(conn.room, set()).add(conn)
 
     def remove(self, conn: Connection) -> None:
-        if conn in self.connections:
-            self.connections.discard(conn)
-            self._per_person[conn.pid] -= 1
-            if self._per_person[conn.pid] <= 0:
-                del self._per_person[conn.pid]
+        if conn not in self.connections:
+            return
+        self.connections.discard(conn)
+        self._catching_up.discard(conn)
+        _discard(self._by_pid, conn.pid, conn)
+        _discard(self._by_room, conn.room, conn)
+
+    def _targets(self, state: EventState, entry: Entry) -> Iterable[Connection]:
+        aud = entry.audience
+        if aud is Audience.EVENT:
+            return [c for c in self.connections if c.live]
+        if aud is Audience.ROOM:
+            return list(self._by_room.get(entry.room or state.plenary_room, ()))
+        if aud is Audience.INTERNAL:
+            return ()
+        mods = [c for pid in state.moderators for c in self._by_pid.get(pid, ())]
+        if aud is Audience.PARTICIPANT:
+            return [*mods, *self._by_pid.get(entry.to or "", ())]
+        return mods
 
     def publish(self, state: EventState, entries: Iterable[Entry]) -> None:
         for entry in entries:
-            for conn in self.connections:
-                conn.deliver(state, entry)
+            for conn in self._catching_up:
+                conn.deliver(state, entry)  # held until its catch-up is queued
+            for conn in self._targets(state, entry):
+                if not conn.live:
+                    continue
+                room = conn.room
+                conn.deliver(state, entry)  # checks visibility exactly, tracks its room
+                if conn.room != room and conn in self.connections:
+                    _discard(self._by_room, room, conn)
+                    self._by_room.setdefault(conn.room, set()).add(conn)
 
     def count(self, pid: str) -> int:
         """Open sockets of one person (a person in two tabs is online once)."""
-        return self._per_person.get(pid, 0)
+        return sum(1 for c in self._by_pid.get(pid, ()) if not c.closed.is_set())
+
+    def of(self, pid: str) -> list[Connection]:
+        return list(self._by_pid.get(pid, ()))
+
+
+def _discard(index: dict[str, set[Connection]], key: str, conn: Connection) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(conn)
+        if not members:
+            del index[key]

@@ -151,7 +151,7 @@ class EventRuntime:
 
     async def _show_out(self, pid: str, reason: str) -> None:
         """Close a declined or removed person's sockets once they were told why."""
-        for conn in [c for c in self.hub.connections if c.pid == pid]:
+        for conn in self.hub.of(pid):
             await conn.drain(1.0)
             conn.kill(CLOSE_REMOVED, reason[:100])
 
@@ -234,7 +234,7 @@ class EventRuntime:
             conn.push(_ready(head, True, None))
         else:
             conn.push(_ready(head, False, body))
-        conn.go_live(self.state, head)
+        self.hub.go_live(conn, self.state, head)
 
     def _replay(self, pid: str, after: int, head: int) -> list[str] | None:
         """The frames pid may see in (after, head], or None when `after` is out of the window."""

@@ -193,6 +193,7 @@ def _role(s: EventState, e: Entry) -> None:
     p = s.participants.get(e.data["participant"])
     if p is not None:
         p.role = Role(e.data["role"])
+        (s.moderators.add if p.is_moderator else s.moderators.discard)(p.id)
 
 
 @register_apply("chat.locked")

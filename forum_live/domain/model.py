@@ -165,6 +165,7 @@ class EventState:
     chat_rooms: dict[str, str] = field(default_factory=dict)  # message id -> room, for delete
     chat_count: int = 0
     online_count: int = 0
+    moderators: set[str] = field(default_factory=set)  # ids with the moderator role
     hands: list[Hand] = field(default_factory=list)  # raise order across rooms
     rounds: list[BreakoutRound] = field(default_factory=list)
     polls: dict[str, Any] = field(default_factory=dict)  # id -> polls.Poll
@@ -267,6 +268,8 @@ def _registered(s: EventState, e: Entry) -> None:
         id=d["id"], name=d["name"], role=Role(d["role"]), organization=d.get("organization"),
         room=s.plenary_room, registered_at=e.at,
         standing=Standing(d.get("standing", Standing.ADMITTED.value)))
+    if d["role"] == Role.MODERATOR.value:
+        s.moderators.add(d["id"])
 
 
 def _joined(s: EventState, e: Entry) -> None:
