@@ -98,8 +98,15 @@ def _moved(s: EventState, ctx: Context, pid: str, to: str, actor: str | None,
     if hand is not None:
         out.append(Entry("hand.lowered", {"participant": pid, "reason": "moved"}, ctx.at,
                          room=hand.room, actor=actor))
+    # In a large audience a move goes to the person moved and the moderators only (their
+    # room mates learn of it from the room's state), not to every socket of the event.
+    crowd = s.online_count >= ctx.limits.presence_broadcast_max
+    mover = s.participants.get(pid)
+    quiet = crowd and mover is not None and not mover.is_moderator
     out.append(Entry("participant.moved", {"participant": pid, "from": frm, "to": to,
-                                           "reason": reason}, ctx.at, actor=actor))
+                                           "reason": reason}, ctx.at, actor=actor,
+                     audience=Audience.PARTICIPANT if quiet else Audience.EVENT,
+                     to=pid if quiet else None))
     return out
 
 
@@ -424,7 +431,9 @@ def breakout_view(s: EventState, pid: str) -> dict[str, object]:
                   for r in rnd.rooms],
     }
     if p is not None and p.is_moderator:
-        view["help"] = [{"room": r, "participant": q} for r, q in rnd.help.items()]
+        view["help"] = [{"room": r, "participant": q,
+                         "name": s.participants[q].name if q in s.participants else None}
+                        for r, q in rnd.help.items()]
     return view
 
 

@@ -163,4 +163,6 @@ def _due(s: EventState, ctx: Context) -> list[Entry]:
 
 
 CLOCKS.append(Clock(_next, _due))
-STATE_PARTS["floor"] = lambda s, pid: [f.public() for f in s.floor.values()]
+STATE_PARTS["floor"] = lambda s, pid: [
+    {**f.public(), "name": s.participants[f.participant].name if f.participant in s.participants
+     else None} for f in s.floor.values()]

@@ -216,3 +216,22 @@ def test_rebuild_from_journal_gives_the_same_rooms_and_members() -> None:
     fresh = sc.rebuilt()
     assert {p: fresh.room_of(p) for p in people} == {p: sc.state.room_of(p) for p in people}
     assert breakouts.breakout_view(fresh, mod) == breakouts.breakout_view(sc.state, mod)
+
+
+def test_in_a_large_audience_moves_go_to_the_mover_and_moderators() -> None:
+    sc = Scenario.event(topics=("A", "B"), presence_broadcast_max=4)
+    mod = sc.person("M", moderator=True)
+    people = [sc.person(f"P{i}") for i in range(5)]
+    entries = sc.do(mod, "breakouts.open", assign="auto")
+    moves = [e for e in entries if e.kind == "participant.moved"]
+    assert len(moves) == 5
+    for m in moves:
+        mover = m.data["participant"]
+        assert sc.state.visible(m, mover) and sc.state.visible(m, mod)
+        assert not any(sc.state.visible(m, p) for p in people if p != mover)
+    small = Scenario.event(topics=("A",))
+    smod = small.person("M", moderator=True)
+    a, b = small.person("A"), small.person("B")
+    [_, move_a, _] = small.do(smod, "breakouts.open", assign="auto")
+    assert small.state.visible(move_a, b)  # below the size everyone sees every move
+    assert a

@@ -32,7 +32,7 @@ def test_german_and_english_have_the_same_keys() -> None:
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_template_keys_exist(name: str) -> None:
     used = set(re.findall(r"\bt\.([a-z0-9_]+)", TEMPLATES[name]))
-    used |= set(re.findall(r"\bt\[['\"]([a-z0-9_]+)['\"]\]", TEMPLATES[name]))
+    used |= set(re.findall(r"\bt\[['\"]([a-z0-9_.]+)['\"]\]", TEMPLATES[name]))
     assert used, name
     assert used <= set(CATALOGS["de"]), used - set(CATALOGS["de"])
 
