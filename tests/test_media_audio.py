@@ -100,7 +100,6 @@ async def test_each_hears_the_others_not_themself_and_moves_follow(server: LiveS
         spoken = media.speaking_time(event["id"])
         assert spoken[pid[0]] > 1.0 and spoken[pid[1]] > 1.0
         assert any(f["type"] == "media.speaking" for f in a.sig.direct)
-        assert media.clock.underruns == 0, media.stats()
     finally:
         await close_all(peers)
     for _ in range(50):

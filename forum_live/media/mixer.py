@@ -102,6 +102,27 @@ class AudioInput:
     speaking_s: float = 0.0  # not yet journaled
     received: int = 0
 
+    _decoder: Any = None
+
+    def push_encoded(self, frame: Any) -> None:
+        """A reassembled Opus frame from the receiver (aiortc_internals diverts it here, on
+        the loop): decoded once, right here, to mono. No decoder thread per speaker: 40
+        threads waking 50 times a second cost more in GIL hand-offs than the decoding."""
+        if self._decoder is None:
+            d = av.CodecContext.create("libopus", "r")
+            d.sample_rate = RATE
+            d.layout = "mono"
+            d.format = "s16"
+            self._decoder = d
+        packet = av.Packet(frame.data)
+        packet.pts = frame.timestamp
+        packet.time_base = TIME_BASE
+        try:
+            for f in self._decoder.decode(packet):
+                self.push(f)
+        except av.FFmpegError:
+            pass
+
     def push(self, frame: Any) -> None:
         """A decoded aiortc AudioFrame (s16, stereo or mono, 960 samples) -> mono int16."""
         arr = frame.to_ndarray()
@@ -131,6 +152,32 @@ class RoomMixer:
     ticks: int = 0
     encodes: int = 0
     _idle: dict[str | None, int] = field(default_factory=dict)
+    _heard: dict[str, int] = field(default_factory=dict)
+
+    def _select(self, levels: dict[str, float]) -> list[str]:
+        """The loudest `max_mixed`, with hysteresis: who is in the mix stays in while still
+        audible unless a newcomer is clearly (2×) louder, so the set (and with it the
+        listeners' encoders) does not flicker between speakers of similar loudness."""
+        for p in levels:
+            self._heard[p] = self.ticks
+        # a mixed speaker stays in through short gaps (a late packet, a breath: 0.5 s)
+        keep = [p for p in self.mixed if p in self.inputs
+                and self.ticks - self._heard.get(p, -1000) <= 25]
+        ranked = sorted(levels, key=levels.__getitem__, reverse=True)
+        for p in ranked:
+            if p in keep:
+                continue
+            if len(keep) < self.max_mixed:
+                keep.append(p)
+                continue
+            weakest = min(keep, key=lambda q: levels.get(q, 0.0))
+            if levels[p] > 2.0 * levels.get(weakest, 0.0):
+                keep.remove(weakest)
+                keep.append(p)
+            else:
+                break
+        self.mixed = keep
+        return keep
 
     @property
     def empty(self) -> bool:
@@ -157,19 +204,16 @@ class RoomMixer:
             levels[pid] = rms
             pcms[pid] = pcm
         self.speaking = speaking
-        mixed = sorted(levels, key=levels.__getitem__, reverse=True)[: self.max_mixed]
-        self.mixed = mixed
-        if mixed:
-            total = pcms[mixed[0]].astype(np.int32)
-            for pid in mixed[1:]:
-                total = total + pcms[pid]
-        else:
-            total = np.zeros(SAMPLES, dtype=np.int32)
+        mixed = self._select(levels)
+        total = np.zeros(SAMPLES, dtype=np.int32)
+        for pid in mixed:
+            if pid in pcms:
+                total += pcms[pid]
         cache: dict[str | None, bytes | None] = {}
         for pid, track in self.outputs.items():
-            key = pid if pid in pcms and pid in mixed else None
+            key = pid if pid in mixed else None
             if key not in cache:
-                pcm = total - pcms[key] if key is not None else total
+                pcm = total - pcms[key] if key in pcms else total
                 enc = self.encoders.get(key)
                 if enc is None:
                     enc = self.encoders[key] = OpusEncoder()
@@ -182,6 +226,8 @@ class RoomMixer:
             full = np.clip(total, -32768, 32767).astype(np.int16)
             for rec in self.recorders:
                 rec.write(full)
+        if len(self._heard) > 2 * len(self.inputs) + 16:
+            self._heard = {p: t for p, t in self._heard.items() if p in self.inputs}
         # forget per-speaker encoders not used for a while (a second)
         for key in list(self.encoders):
             if key in cache:

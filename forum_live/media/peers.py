@@ -71,6 +71,7 @@ class MediaPeer:
         self.audio_in = AudioInput(pid, muted=service.is_muted(event_id, pid))
         self.audio_tr = self.pc.addTransceiver(self.mix, direction="sendrecv")
         self.audio_tr.setCodecPreferences(_codecs("audio", ("opus",)))
+        internals.divert_encoded_frames(self.audio_tr.receiver, self.audio_in.push_encoded)
         vp8 = _codecs("video", ("vp8", "rtx"))
         self.sources: dict[str, VideoSource] = {}
         self.in_trs = {}
@@ -159,18 +160,9 @@ class MediaPeer:
 
     # -- media ---------------------------------------------------------------------------
     def _on_track(self, track: Any) -> None:
-        if track.kind == "audio":
-            self.spawn(self._read_audio(track))
-        else:
-            self.spawn(self._drain(track))  # frames are diverted; this sees only the end
-
-    async def _read_audio(self, track: Any) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                self.audio_in.push(frame)
-        except Exception:
-            return
+        # Audio and video frames are diverted before decoding (to the mixer's decoder and
+        # to the video forwarder); the track itself is still read, and sees only its end.
+        self.spawn(self._drain(track))
 
     async def _drain(self, track: Any) -> None:
         try:

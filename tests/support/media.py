@@ -171,6 +171,11 @@ class Peer:
         sig.on_direct = self._direct
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._state)
+        self.count_only = False
+        self.frames_in = 0
+
+    def _count(self, frame: Any) -> None:
+        self.frames_in += 1
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.get_running_loop().create_task(coro)
@@ -200,6 +205,9 @@ class Peer:
                 tr.direction = "sendonly"
             elif role == "screen":
                 tr.direction = "sendonly"
+        if self.count_only:  # benchmarks: count received frames, never decode them
+            for tr in self.pc.getTransceivers():
+                internals.divert_encoded_frames(tr.receiver, self._count)
         internals.restrict_gathering(self.pc, LOOPBACK)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         await self.sig.request("media.answer", sdp=self.pc.localDescription.sdp)

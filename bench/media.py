@@ -1,0 +1,221 @@
+"""Media benchmark (issue 7): server CPU per participant for the audio mix and per viewer
+stream for forwarded video.
+
+The server runs in this process (uvicorn on 127.0.0.1, as in the tests); the synthetic
+aiortc peers run in a separate process and cost the server nothing but their packets:
+they send pre-encoded Opus tones / VP8 frames and count what they receive without
+decoding. Server CPU is this process's CPU time (all threads, incl. aiortc's decoder
+threads) over a measuring window, after a warm-up.
+
+    python bench/media.py                    # 40 speakers, then 1 publisher + 20 viewers
+    python bench/media.py --speakers 40 --viewers 20 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# -- the peers' process -------------------------------------------------------------------
+def _opus_loop(hz: float) -> list[bytes]:
+    import av
+    import numpy as np
+    c = av.CodecContext.create("libopus", "w")
+    c.sample_rate, c.layout, c.format, c.bit_rate = 48000, "mono", "s16", 32000
+    c.open()
+    out = []
+    for i in range(50):
+        t = (np.arange(960) + i * 960) / 48000
+        f = av.AudioFrame.from_ndarray((np.sin(2 * np.pi * hz * t) * 6000).astype(np.int16)
+                                       .reshape(1, -1), format="s16", layout="mono")
+        f.sample_rate, f.pts = 48000, i * 960
+        out += [bytes(p) for p in c.encode(f)]
+    return out
+
+
+def _vp8_loop(frames: int = 120) -> list[bytes]:
+    import av
+    import numpy as np
+    c = av.CodecContext.create("libvpx", "w")
+    c.width, c.height, c.pix_fmt = 640, 360, "yuv420p"
+    c.time_base = fractions.Fraction(1, 30)
+    c.bit_rate = 600_000
+    c.gop_size = 60
+    c.open()
+    out = []
+    for i in range(frames):
+        img = np.zeros((360, 640, 3), np.uint8)
+        img[:, :, 0] = (np.arange(640) + i * 6) % 256
+        img[:, :, 1] = (np.arange(360)[:, None] + i * 3) % 256
+        f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        f.pts = i
+        out += [bytes(p) for p in c.encode(f)]
+    return out
+
+
+def peers_main(ws_base: str, event_id: str, tokens: list[str], roles: list[str],
+               stop: Any, ready: Any, go: Any) -> None:
+    # The peers stand in for browsers on other machines: on a small box they must not
+    # take the CPU from the server being measured.
+    os.nice(15)
+    asyncio.run(_peers(ws_base, event_id, tokens, roles, stop, ready, go))
+
+
+async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str],
+                 stop: Any, ready: Any, go: Any) -> None:
+    from aiortc.mediastreams import MediaStreamTrack
+    import av
+    from tests.support.media import Peer, Sig
+
+    class PacketTrack(MediaStreamTrack):
+        def __init__(self, kind: str, packets: list[bytes], rate: int, step: int,
+                     fps: float) -> None:
+            super().__init__()
+            self.kind = kind
+            self.packets, self.rate, self.step, self.fps = packets, rate, step, fps
+            self.i = 0
+            self.t0: float | None = None
+
+        async def recv(self) -> Any:
+            if self.t0 is None:
+                self.t0 = time.time()
+            wait = self.t0 + self.i / self.fps - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            p = av.Packet(self.packets[self.i % len(self.packets)])
+            p.pts = self.i * self.step
+            p.time_base = fractions.Fraction(1, self.rate)
+            self.i += 1
+            return p
+
+    vp8 = _vp8_loop() if "publisher" in roles else []
+    peers = []
+    for n, (token, role) in enumerate(zip(tokens, roles)):
+        sig = await Sig.connect(ws_base, event_id, token)
+        peer = Peer(sig, None, record_audio=False)
+        peer.count_only = True
+        if role == "speaker":
+            peer.tone = PacketTrack("audio", _opus_loop(300 + 37 * n), 48000, 960, 50)
+        if role == "publisher":
+            peer.video = PacketTrack("video", vp8, 90000, 3000, 30)
+        peers.append(peer)
+    await asyncio.gather(*(p.join(video_slots=(r == "viewer"), timeout=60)
+                           for p, r in zip(peers, roles)))
+    ready.set()
+    while not go.is_set() and not stop.is_set():
+        await asyncio.sleep(0.05)
+    for p, r in zip(peers, roles):
+        if r == "publisher":
+            await p.sig.request("media.publish", kind="camera")
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    for p in peers:
+        await p.close()
+        await p.sig.close()
+
+
+# -- the server's side --------------------------------------------------------------------
+async def measure(kind: str, n: int, seconds: float, warmup: float) -> dict[str, Any]:
+    from tests.support.live import create_event, join, start_server
+    with tempfile.TemporaryDirectory() as tmp:
+        server = await start_server(Path(tmp) / "data")
+        try:
+            async with server.http() as http:
+                event = await create_event(http, topics=[{"title": "Bench"}])
+                people = [await join(http, event, f"B{i}") for i in range(n)]
+            roles = (["speaker"] * n if kind == "audio"
+                     else ["publisher"] + ["viewer"] * (n - 1))
+            ctx = mp.get_context("spawn")
+            stop, ready, go = ctx.Event(), ctx.Event(), ctx.Event()
+            proc = ctx.Process(target=peers_main, args=(server.ws_base, event["id"],
+                                                        [p["token"] for p in people], roles,
+                                                        stop, ready, go))
+            proc.start()
+            while not ready.is_set():
+                await asyncio.sleep(0.1)
+                if not proc.is_alive():
+                    raise RuntimeError("peer process died")
+            media = server.app.state.media
+            await asyncio.sleep(warmup)
+            baseline = None
+            if kind == "video":  # the same peers without video: audio, RTCP, the floor
+                c0, w0 = time.process_time(), time.monotonic()
+                await asyncio.sleep(seconds)
+                baseline = (time.process_time() - c0) / (time.monotonic() - w0)
+                go.set()
+                await asyncio.sleep(warmup)
+            under0 = media.clock.underruns
+            ticks0 = media.clock.ticks
+            fwd0 = sum(s.forwarded for p in media.peers.values() for s in p.slots)
+            drop0 = sum(p.mix.dropped for p in media.peers.values())
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            await asyncio.sleep(seconds)
+            cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            fwd = sum(s.forwarded for p in media.peers.values() for s in p.slots) - fwd0
+            result = {
+                "kind": kind, "participants": n, "seconds": round(wall, 1),
+                "server_cpu_cores": round(cpu / wall, 3),
+                "underruns": media.clock.underruns - under0,
+                "mixer_ticks": media.clock.ticks - ticks0,
+                "mix_packets_dropped": sum(p.mix.dropped for p in media.peers.values()) - drop0,
+                "max_tick_late_ms": round(media.clock.max_late_ms, 1),
+                "video_frames_forwarded": fwd,
+                "baseline_cpu_cores": round(baseline, 3) if baseline is not None else None,
+            }
+            mixers = list(media.mixers.values())
+            if mixers and mixers[0].ticks:
+                result["encoders"] = len(mixers[0].encoders)
+            stop.set()
+            proc.join(60)
+            return result
+        finally:
+            await server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--speakers", type=int, default=40)
+    ap.add_argument("--viewers", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    args = ap.parse_args()
+    out: dict[str, Any] = {"cpus": os.cpu_count()}
+
+    async def run() -> None:
+        idle = await measure("audio", 1, args.seconds / 2, 1.0)  # one peer: the floor
+        audio = await measure("audio", args.speakers, args.seconds, args.warmup)
+        per = (audio["server_cpu_cores"]) / args.speakers
+        out["audio"] = {**audio, "per_participant_pct": round(per * 100, 2),
+                        "one_peer_cpu_cores": idle["server_cpu_cores"]}
+        video = await measure("video", args.viewers + 1, args.seconds, args.warmup)
+        # the cost of forwarding alone: with video minus the same peers before publishing
+        # (which includes the publisher's inbound stream, so this errs on the high side)
+        per_v = (video["server_cpu_cores"] - video["baseline_cpu_cores"]) / args.viewers
+        out["video"] = {**video, "per_viewer_stream_pct": round(per_v * 100, 2)}
+
+    asyncio.run(run())
+    print(json.dumps(out, indent=2))
+    a, v = out["audio"], out["video"]
+    print(f"audio: {args.speakers} speakers mixed on {a['server_cpu_cores']:.2f} cores "
+          f"= {a['per_participant_pct']:.2f}% per participant (target <= 2.5%), "
+          f"underruns {a['underruns']}")
+    print(f"video: {v['per_viewer_stream_pct']:.2f}% of a core per viewer stream "
+          f"(target <= 0.4%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
