@@ -63,6 +63,7 @@ class EventRuntime:
     reactions: "ReactionBatcher | None" = None
     _clock: asyncio.Task[None] | None = None
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
+    deleted: bool = False  # erased by the organizer: commit refuses, sockets are closed
 
     @classmethod
     async def load(cls, store: Store, event_id: str, limits: Limits) -> "EventRuntime":
@@ -92,6 +93,8 @@ class EventRuntime:
         """Number, apply and journal `entries`; return once they are durable."""
         if not entries:
             return entries
+        if self.deleted:  # late presence or timers of a deleted event write nothing
+            raise RuntimeError(f"event {self.id} was deleted")
         journaled = []
         for e in entries:
             if not e.sealed:

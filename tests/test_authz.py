@@ -338,7 +338,9 @@ HTTP: list[tuple[str, str, dict[str, Any] | None, set[str], int, int]] = [
     ("GET", "/api/events/{id}/polls.csv", None, STAFF, 200, 401),
     ("GET", "/api/events/{id}/attendance.csv", None, STAFF, 200, 401),
     ("GET", "/events/{id}/review", None, TAKERS, 200, 401),
+    ("GET", "/api/events/{id}/participants/{pid}/export", None, ORG, 200, 401),
     ("POST", "/api/events/{id}/end", None, ORG, 200, 401),
+    ("DELETE", "/api/events/{id}", None, ORG, 200, 401),  # last: the event is gone after
 ]
 
 
@@ -358,6 +360,17 @@ async def test_http_authorization_matrix(tmp_path: Path) -> None:
                                              "guest": w.tokens["guest"]}
             for c in (w.m, w.p, other.m, other.p):
                 await c.close()
+            # joining needs the key of this event, whatever else one holds
+            jp = f"/api/events/{w.event['id']}/join"
+            for who, key, want in [("participant_key", w.event["participant_key"], 200),
+                                   ("moderator_key", w.event["moderator_key"], 200),
+                                   ("other_event_key", other.event["participant_key"], 403),
+                                   ("organizer_token", ORGANIZER, 403),
+                                   ("no_key", None, 403)]:
+                r = await http.post(jp, json={"name": "X", "key": key},
+                                    headers=auth() if who == "organizer_token" else {})
+                expected["POST join", who] = want
+                got["POST join", who] = 404 if r.status_code == 404 else r.status_code
             for method, template, body, allowed, status, denied in HTTP:
                 path = template.format(id=w.event["id"], pid=w.ids["participant"])
                 if not any(p == template.replace("{id}", "{event_id}")
@@ -381,17 +394,6 @@ async def test_http_authorization_matrix(tmp_path: Path) -> None:
                         expected[f"{template}?token=", who] = (status if who in allowed
                                                                else denied)
                         got[f"{template}?token=", who] = r.status_code
-            # joining needs the key of this event, whatever else one holds
-            jp = f"/api/events/{w.event['id']}/join"
-            for who, key, want in [("participant_key", w.event["participant_key"], 200),
-                                   ("moderator_key", w.event["moderator_key"], 200),
-                                   ("other_event_key", other.event["participant_key"], 403),
-                                   ("organizer_token", ORGANIZER, 403),
-                                   ("no_key", None, 403)]:
-                r = await http.post(jp, json={"name": "X", "key": key},
-                                    headers=auth() if who == "organizer_token" else {})
-                expected["POST join", who] = want
-                got["POST join", who] = 404 if r.status_code == 404 else r.status_code
     finally:
         await server.stop()
     wrong = {k: (expected[k], got[k]) for k in expected if expected[k] != got[k]}

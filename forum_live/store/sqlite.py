@@ -167,6 +167,14 @@ class SqliteStore:
     async def set_status(self, event_id: str, status: str) -> None:
         await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])])
 
+    async def delete_event(self, event_id: str) -> None:
+        """Forget an event entirely (GDPR erasure): its row, journal and ballot box, in one
+        transaction behind every write already queued."""
+        one = [(event_id,)]
+        await self._submit([(f"DELETE FROM {table} WHERE event_id = ?", one)
+                            for table in ("journal", "poll_voters", "poll_counts", "poll_texts")]
+                           + [("DELETE FROM events WHERE id = ?", one)])
+
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
         await self._submit([])

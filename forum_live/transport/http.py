@@ -14,7 +14,7 @@ from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
 from ..domain.views import event_summary
 from ..protocol import describe
-from . import minutes_http, openapi
+from . import minutes_http, openapi, privacy
 from .i18n import page
 
 if TYPE_CHECKING:
@@ -136,6 +136,10 @@ def routes() -> list[Any]:
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
         Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
         Route("/api/events/{event_id}/end", minutes_http.end_event, methods=["POST"]),
+        # GDPR: erase an event, export one participant's data (organizer)
+        Route("/api/events/{event_id}", privacy.delete_event, methods=["DELETE"]),
+        Route("/api/events/{event_id}/participants/{participant_id}/export",
+              privacy.export_participant),
         # polls.csv, attendance.csv: organizer or moderator; the minutes: anyone who took part
         Route("/api/events/{event_id}/polls.csv", minutes_http.polls_csv),
         Route("/api/events/{event_id}/attendance.csv", minutes_http.attendance_csv),

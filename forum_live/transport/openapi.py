@@ -106,6 +106,20 @@ JOINED = {
                        "standing": STR}}},
 }
 
+ARRAY = {"type": "array", "items": {"type": "object"}}
+EXPORT = {
+    "type": "object",
+    "required": ["event", "participant", "registration", "presence", "chat", "minutes",
+                 "poll_votes", "questions", "anonymous_ballots"],
+    "properties": {"event": {"type": "object"}, "participant": {"type": "object"},
+                   "registration": {"type": "object"}, "presence": ARRAY, "chat": ARRAY,
+                   "minutes": ARRAY, "poll_votes": ARRAY, "questions": ARRAY,
+                   "other_actions": ARRAY, "anonymous_ballots": {
+                       "type": "object", "required": ["took_part_in", "note"],
+                       "properties": {"took_part_in": {"type": "array", "items": STR},
+                                      "note": STR}}},
+}
+
 
 def _binary(media_type: str, description: str) -> dict[str, Any]:
     return {"description": description,
@@ -152,6 +166,13 @@ def document() -> dict[str, Any]:
             "get": _op("one event: topics, rooms, status, counts (organizer)", ORGANIZER, {
                 "200": _json(EVENT_SUMMARY, "the event"), **_errors(401, 404)},
                 parameters=[EVENT_ID], op_id="getEvent"),
+            "delete": _op("erase the event: its sockets are closed with 1001, then its "
+                          "journal, ballot box and recordings are deleted; 404 everywhere "
+                          "afterwards (organizer)", ORGANIZER, {
+                              "200": _json({"type": "object", "required": ["deleted"],
+                                            "properties": {"deleted": STR}}, "erased"),
+                              **_errors(401, 404)},
+                          parameters=[EVENT_ID], op_id="deleteEvent"),
         },
         "/api/events/{event_id}/join": {
             "post": _op("join with an invitation key (no token needed; the key decides the "
@@ -160,6 +181,14 @@ def document() -> dict[str, Any]:
                                                  "and participant"),
                             **_errors(403, 404, 413, 422, 429)},
                         parameters=[EVENT_ID], body="JoinIn", op_id="joinEvent"),
+        },
+        "/api/events/{event_id}/participants/{participant_id}/export": {
+            "get": _op("everything stored about one participant, as JSON (GDPR access "
+                       "request; anonymous ballots are unlinkable and never in it) "
+                       "(organizer)", ORGANIZER, {
+                           "200": _json(EXPORT, "the participant's data"),
+                           **_errors(401, 404)},
+                       parameters=[EVENT_ID, PARTICIPANT_ID], op_id="exportParticipant"),
         },
         "/api/events/{event_id}/end": {
             "post": _op("end the event (organizer)", ORGANIZER, {

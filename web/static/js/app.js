@@ -18,9 +18,10 @@ import * as moderation from "./moderation.js";
 import * as breakouts from "./breakouts.js";
 import * as polls from "./polls.js";
 import * as minutes from "./minutes.js";
+import * as media from "./media.js";
 
 // Feature modules; later ones (breakouts, polls, minutes, media) are added to this list.
-const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation];
+const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation, media];
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;
@@ -118,6 +119,13 @@ ui.notMe.addEventListener("click", () => {
 });
 
 // -- live --------------------------------------------------------------------------------
+// Direct frames (media signaling) are not journal events: no seq, never replayed.
+const direct = new Map();
+function onDirect(type, fn) {
+  if (!direct.has(type)) direct.set(type, []);
+  direct.get(type).push(fn);
+}
+
 function onFrame(frame) {
   if (frame.type === "ready") {
     if (frame.resumed && store.ready) store.advance(frame.seq);
@@ -125,6 +133,7 @@ function onFrame(frame) {
     return;
   }
   if (typeof frame.seq === "number") store.apply(frame);
+  else for (const fn of direct.get(frame.type) || []) fn(frame);  // media.*: no seq, no replay
 }
 
 function onFatal(reason) {
@@ -173,7 +182,7 @@ store.subscribe("reset", () => {
 async function main() {
   await loadCatalog();
   installCore(store);
-  const context = { store, socket: () => socket, notify, session: () => session, eventId };
+  const context = { store, socket: () => socket, notify, session: () => session, eventId, onDirect };
   for (const module of MODULES) module.install(context);
 
   session = inviteKey ? loadSession(eventId, inviteKey) : null;

@@ -1,0 +1,267 @@
+// Audio, video and screen share over WebRTC with the server (forum_live/media).
+// The server is the offerer: we answer its offers, trickle our candidates, and switch our
+// camera/screen tracks in with replaceTrack (no renegotiation). See docs/protocol.md §8.
+
+import { $, clear, h, show, setText } from "./dom.js";
+import { t } from "./i18n.js";
+import { isModerator } from "./state.js";
+
+export function install({ store, socket, onDirect }) {
+  const el = {
+    join: $("#media-join"), setup: $("#media-setup"), mic: $("#media-mic"), level: $("#media-level"),
+    audioOnly: $("#media-audio-only"), connect: $("#media-connect"), mute: $("#media-mute"),
+    camera: $("#media-camera"), screen: $("#media-screen"), leave: $("#media-leave"),
+    record: $("#media-record"), recording: $("#media-recording"), consent: $("#media-consent"),
+    consentOk: $("#media-consent-ok"), error: $("#media-error"), status: $("#media-status"),
+    tiles: $("#media-tiles"), audio: $("#media-audio"),
+  };
+  let pc = null, mic = null, mids = {}, layout = [], speaking = new Set();
+  let camTrack = null, screenTrack = null, muted = false, consented = null, meter = null;
+  const remote = new Map();  // mid -> MediaStream
+
+  store.onReset((model, state) => {
+    model.recordings = (state.recordings || []).map((r) => ({ ...r }));
+    model.muted = new Set(state.muted || []);
+  });
+  store.on("recording.started", (model, ev) => {
+    model.recordings.push({ id: ev.id, room: ev.room, file: ev.file, active: true, started_at: ev.at });
+  });
+  store.on("recording.stopped", (model, ev) => {
+    const r = model.recordings.find((x) => x.id === ev.id);
+    if (r) Object.assign(r, { active: false, duration_s: ev.duration_s, stopped_at: ev.at });
+  });
+  store.on("media.muted", (model, ev) => {
+    if (ev.muted) model.muted.add(ev.participant); else model.muted.delete(ev.participant);
+  });
+
+  const myRoom = () => (store.ready ? store.model.me.room || store.model.my_room : null);
+  const recordingHere = () => store.ready && (store.model.recordings || []).some((r) => r.active && r.room === (store.model.my_room || myRoom()));
+
+  function fail(key) {
+    setText(el.error, key ? t(key) : "");
+    show(el.error, Boolean(key));
+  }
+
+  function redraw() {
+    if (!store.ready) return;
+    const rec = recordingHere();
+    show(el.recording, rec);
+    show(el.record, isModerator(store.model));
+    setText(el.record, t(rec ? "media.record_stop" : "media.record_start"));
+    el.record.setAttribute("aria-pressed", String(rec));
+    if (rec && pc && consented !== myRoom()) askConsent();
+    const me = store.model.me.id;
+    if (store.model.muted && store.model.muted.has(me) && !muted && mic) setMuted(true, false);
+  }
+  store.subscribe("*", redraw);
+  store.subscribe("reset", redraw);
+
+  // -- device check ----------------------------------------------------------------------
+  async function openMic(deviceId) {
+    if (mic) mic.getTracks().forEach((x) => x.stop());
+    mic = await navigator.mediaDevices.getUserMedia({ audio: deviceId ? { deviceId: { exact: deviceId } } : true });
+    startMeter();
+    if (pc) {
+      const tr = pc.getTransceivers().find((x) => mids[x.mid] === "audio");
+      if (tr) await tr.sender.replaceTrack(mic.getAudioTracks()[0]);
+    }
+  }
+
+  function startMeter() {
+    if (meter) meter.ctx.close();
+    const ctx = new AudioContext();
+    const an = ctx.createAnalyser();
+    ctx.createMediaStreamSource(mic).connect(an);
+    const buf = new Uint8Array(an.fftSize);
+    meter = { ctx };
+    const step = () => {
+      if (!meter || meter.ctx !== ctx) return;
+      an.getByteTimeDomainData(buf);
+      let peak = 0;
+      for (const v of buf) peak = Math.max(peak, Math.abs(v - 128) / 128);
+      el.level.value = peak;
+      requestAnimationFrame(step);
+    };
+    step();
+  }
+
+  el.join.addEventListener("click", async () => {
+    fail(null);
+    try {
+      await openMic();
+    } catch (err) {
+      fail(err && err.name === "NotAllowedError" ? "media.mic_denied" : "media.mic_missing");
+      return;
+    }
+    clear(el.mic);
+    for (const d of await navigator.mediaDevices.enumerateDevices()) {
+      if (d.kind === "audioinput") el.mic.append(h("option", { value: d.deviceId }, d.label || t("media.mic_default")));
+    }
+    show(el.setup, true);
+    show(el.join, false);
+  });
+  el.mic.addEventListener("change", () => openMic(el.mic.value).catch(() => fail("media.mic_missing")));
+  el.connect.addEventListener("click", () => connect());
+
+  function askConsent() {
+    show(el.consent, true);
+    if (mic) mic.getAudioTracks().forEach((x) => { x.enabled = false; });
+  }
+  el.consentOk.addEventListener("click", () => {
+    consented = myRoom();
+    show(el.consent, false);
+    if (mic && !muted) mic.getAudioTracks().forEach((x) => { x.enabled = true; });
+    if (!pc) connect();
+  });
+
+  // -- the peer connection ---------------------------------------------------------------
+  async function connect() {
+    if (recordingHere() && consented !== myRoom()) { askConsent(); return; }
+    show(el.setup, false);
+    setText(el.status, t("media.connecting"));
+    try {
+      await socket().request("media.join", { video: !el.audioOnly.checked });
+    } catch {
+      fail("media.failed");
+      show(el.join, true);
+    }
+  }
+
+  async function onOffer(f) {
+    if (!pc) {
+      pc = new RTCPeerConnection({ iceServers: f.ice_servers || [], bundlePolicy: "max-bundle" });
+      pc.onicecandidate = (ev) => {
+        const c = ev.candidate;
+        socket().request("media.candidate", { candidate: c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null }).catch(() => {});
+      };
+      pc.ontrack = (ev) => {
+        const mid = ev.transceiver.mid;
+        if (ev.track.kind === "audio") {
+          el.audio.srcObject = new MediaStream([ev.track]);
+          el.audio.play().catch(() => {});
+        } else {
+          remote.set(mid, new MediaStream([ev.track]));
+          drawTiles();
+        }
+      };
+      pc.onconnectionstatechange = () => {
+        if (!pc) return;
+        if (pc.connectionState === "failed") { fail("media.failed"); hangUp(false); }
+        if (pc.connectionState === "connected") { setText(el.status, t("media.connected")); fail(null); }
+      };
+    }
+    mids = f.mids || {};
+    await pc.setRemoteDescription({ type: "offer", sdp: f.sdp });
+    for (const tr of pc.getTransceivers()) {
+      const role = mids[tr.mid];
+      if (role === "audio") { await tr.sender.replaceTrack(mic ? mic.getAudioTracks()[0] : null); tr.direction = "sendrecv"; }
+      else if (role === "camera") { await tr.sender.replaceTrack(camTrack); tr.direction = "sendonly"; }
+      else if (role === "screen") { await tr.sender.replaceTrack(screenTrack); tr.direction = "sendonly"; }
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await socket().request("media.answer", { sdp: pc.localDescription.sdp });
+    for (const b of [el.mute, el.camera, el.screen, el.leave]) show(b, true);
+    show(el.camera, !el.audioOnly.checked);
+    show(el.screen, !el.audioOnly.checked);
+  }
+
+  function hangUp(tell = true) {
+    if (tell) socket().request("media.leave", {}).catch(() => {});
+    if (pc) pc.close();
+    pc = null;
+    for (const s of [mic, camTrack && new MediaStream([camTrack]), screenTrack && new MediaStream([screenTrack])]) {
+      if (s) s.getTracks().forEach((x) => x.stop());
+    }
+    mic = camTrack = screenTrack = null;
+    if (meter) { meter.ctx.close(); meter = null; }
+    remote.clear(); layout = [];
+    drawTiles();
+    for (const b of [el.mute, el.camera, el.screen, el.leave]) show(b, false);
+    show(el.join, true);
+    setText(el.status, "");
+  }
+  el.leave.addEventListener("click", () => hangUp(true));
+
+  // -- mute ------------------------------------------------------------------------------
+  function setMuted(value, tell = true) {
+    muted = value;
+    if (mic) mic.getAudioTracks().forEach((x) => { x.enabled = !value; });
+    el.mute.setAttribute("aria-pressed", String(value));
+    setText(el.mute, t(value ? "media.unmute" : "media.mute"));
+    if (tell) socket().request("media.mute", { muted: value }).catch(() => {});
+  }
+  el.mute.addEventListener("click", () => setMuted(!muted));
+  document.addEventListener("keydown", (ev) => {
+    const tag = (ev.target && ev.target.tagName) || "";
+    if (ev.key.toLowerCase() === "m" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !["INPUT", "TEXTAREA", "SELECT"].includes(tag) && pc) {
+      ev.preventDefault();
+      setMuted(!muted);
+    }
+  });
+
+  // -- camera and screen -----------------------------------------------------------------
+  async function publish(kind, track) {
+    const tr = pc && pc.getTransceivers().find((x) => mids[x.mid] === kind);
+    if (!tr) return;
+    await tr.sender.replaceTrack(track);
+    await socket().request("media.publish", { kind, active: Boolean(track) });
+  }
+  el.camera.addEventListener("click", async () => {
+    try {
+      if (camTrack) { camTrack.stop(); camTrack = null; }
+      else camTrack = (await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } })).getVideoTracks()[0];
+      await publish("camera", camTrack);
+      el.camera.setAttribute("aria-pressed", String(Boolean(camTrack)));
+      drawTiles();
+    } catch { fail("media.camera_denied"); }
+  });
+  el.screen.addEventListener("click", async () => {
+    try {
+      if (screenTrack) { screenTrack.stop(); screenTrack = null; }
+      else {
+        screenTrack = (await navigator.mediaDevices.getDisplayMedia({ video: true })).getVideoTracks()[0];
+        screenTrack.addEventListener("ended", () => { screenTrack = null; publish("screen", null); });
+      }
+      await publish("screen", screenTrack);
+      el.screen.setAttribute("aria-pressed", String(Boolean(screenTrack)));
+    } catch { fail("media.screen_failed"); }
+  });
+
+  // -- recording -------------------------------------------------------------------------
+  el.record.addEventListener("click", async () => {
+    try {
+      await socket().request(recordingHere() ? "recording.stop" : "recording.start", {});
+    } catch (err) { fail("media.record_failed"); }
+  });
+
+  // -- tiles -----------------------------------------------------------------------------
+  function nameOf(pid) {
+    const p = store.ready && (store.model.participants || []).find?.((x) => x.id === pid);
+    return (p && p.name) || "";
+  }
+  function tile(stream, label, pid, self) {
+    const video = h("video", { class: "media__video", autoplay: true, muted: true, playsInline: true });
+    video.srcObject = stream;
+    return h("figure", { class: `media__tile${pid && speaking.has(pid) ? " is-speaking" : ""}${self ? " media__tile--self" : ""}`, data: { participant: pid || "" } },
+      video, h("figcaption", {}, label));
+  }
+  function drawTiles() {
+    clear(el.tiles);
+    if (camTrack) el.tiles.append(tile(new MediaStream([camTrack]), t("media.you"), null, true));
+    for (const slot of layout) {
+      if (!slot.participant || !remote.has(slot.mid)) continue;
+      const label = nameOf(slot.participant) + (slot.kind === "screen" ? ` (${t("media.screen_label")})` : "");
+      el.tiles.append(tile(remote.get(slot.mid), label, slot.participant, false));
+    }
+  }
+
+  onDirect("media.offer", (f) => onOffer(f).catch(() => { fail("media.failed"); hangUp(true); }));
+  onDirect("media.layout", (f) => { layout = f.slots || []; drawTiles(); });
+  onDirect("media.speaking", (f) => {
+    speaking = new Set(f.speakers || []);
+    for (const fig of el.tiles.querySelectorAll(".media__tile")) fig.classList.toggle("is-speaking", speaking.has(fig.dataset.participant));
+    for (const li of document.querySelectorAll("[data-participant]")) li.classList.toggle("is-speaking", speaking.has(li.dataset.participant));
+  });
+  onDirect("media.closed", (f) => { if (f.reason !== "replaced") fail(f.reason === "shutdown" ? "media.ended" : "media.failed"); hangUp(false); });
+  window.addEventListener("pagehide", () => { if (pc) pc.close(); });
+}
