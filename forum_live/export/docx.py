@@ -156,9 +156,9 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
     doc.add_page_break()
     doc.add_heading(f"{L['appendix']}: {L['attendance']}", level=1)
     _table(doc, [L["name"], L["organization"], L["role"], f"{L['from']}–{L['to']}",
-                 L["minutes"]],
-           [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]), a["minutes"]]
-            for a in v["attendance"]])
+                 L["minutes"], L["speaking"]],
+           [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]), a["minutes"],
+             a["speaking"]] for a in v["attendance"]])
 
     buf = io.BytesIO()
     doc.save(buf)

@@ -157,7 +157,7 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
 
     out += [f"## {esc(L['appendix'])}: {esc(L['attendance'])}", ""]
     out += _table([L["name"], L["organization"], L["role"], f"{L['from']}–{L['to']}",
-                   L["minutes"]],
+                   L["minutes"], L["speaking"]],
                   [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]),
-                    a["minutes"]] for a in v["attendance"]])
+                    a["minutes"], a["speaking"]] for a in v["attendance"]])
     return "\n".join(out).rstrip() + "\n"

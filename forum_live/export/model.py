@@ -60,6 +60,7 @@ def attendance(s: EventState, until: str | None) -> list[dict[str, Any]]:
             "id": p.id, "name": p.name, "organization": p.organization, "role": p.role.value,
             "first_seen": spans[0][0], "last_seen": spans[-1][1],
             "intervals": spans, "minutes": sum(_minutes(a, b) for a, b in spans),
+            "spoke_s": round(p.spoke_s),  # time with the floor (speaker queue)
             "speaking_s": round(media_state(s).speaking_s.get(p.id, 0.0)),
         })
     return sorted(out, key=lambda r: (r["name"].lower(), r["id"]))

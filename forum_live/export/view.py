@@ -217,6 +217,8 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
                    "from": fmt_time(a["first_seen"]),
                    "to": fmt_time(a["last_seen"]) if a["last_seen"] else L["present"],
                    "minutes": a["minutes"],
+                   "speaking": (f"{a['spoke_s'] // 60}:{a['spoke_s'] % 60:02d}"
+                                if a.get("spoke_s") else ""),
                    "intervals": [f"{fmt_time(x)}–{fmt_time(y) if y else L['present']}"
                                  for x, y in a["intervals"]]}
                   for a in model["attendance"]]

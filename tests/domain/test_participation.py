@@ -188,3 +188,20 @@ def test_promote_and_lock_chat() -> None:
     with pytest.raises(Forbidden):
         sc.do(a, "chat.lock", room=sc.state.plenary_room, locked=False)
     assert sc.rebuilt().participants[b].role.value == "moderator"
+
+
+def test_speaking_time_reaches_the_attendance_of_the_minutes() -> None:
+    from forum_live.export import markdown, model, tables
+
+    sc = Scenario.event()
+    mod = sc.person("M", moderator=True)
+    a = sc.person("Anna")
+    sc.do(a, "hand.raise")
+    sc.do(mod, "floor.give")
+    sc.tick(95)
+    sc.do(mod, "floor.end")
+    m = model.build(sc.state)
+    anna = next(x for x in m["attendance"] if x["name"] == "Anna")
+    assert anna["spoke_s"] == 95
+    assert "| 1:35 |" in markdown.render(m, "de")
+    assert ",95," in tables.attendance_csv(sc.state)
