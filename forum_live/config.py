@@ -43,6 +43,8 @@ class Limits:
     body_max: int = 256 * 1024  # bytes of an HTTP request body
     token_max_age_s: int = 30 * 24 * 3600
     joins_per_event: int = 5000  # participants one event can register
+    join_rate: float = 5.0  # POST /join per client IP a second (token bucket) ...
+    join_burst: int = 20  # ... in bursts of 20; over it 429 rate_limited
 
 
 @dataclass(frozen=True)

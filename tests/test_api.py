@@ -246,3 +246,32 @@ async def test_pages_and_unknown_paths_never_500(server: LiveServer) -> None:
         assert r.status_code in (404, 405)
         r = await http.post(f"/api/events/{ev['id']}/join", content=b'{"name": "A", "key": [1]}')
         assert_error(r, 422, "invalid", mentions="key")
+
+
+async def test_joins_are_rate_limited_per_address(tmp_path: "Path") -> None:
+    """POST /join: a token bucket per client IP; over it 429 rate_limited, and the
+    bucket refills (issue 9)."""
+    import asyncio
+
+    from tests.support.live import start_server as _start
+    server = await _start(tmp_path / "limited", join_rate=2.0, join_burst=5)
+    try:
+        async with server.http() as http:
+            ev = await create_event(http)
+            url = f"/api/events/{ev['id']}/join"
+            codes = [(await http.post(url, json={"name": f"P{i}", "key": ev["participant_key"]})
+                      ).status_code for i in range(8)]
+            assert codes[:5] == [200] * 5 and codes[5:] == [429] * 3, codes
+            r = await http.post(url, json={"name": "X", "key": ev["participant_key"]})
+            assert r.status_code == 429
+            assert r.json()["error"]["code"] == "rate_limited"
+            # wrong keys and unknown events draw on the same bucket: no free guessing
+            r = await http.post("/api/events/nope/join", json={"name": "X", "key": "k"})
+            assert r.status_code == 429
+            await asyncio.sleep(0.6)  # 2 a second: one token back
+            r = await http.post(url, json={"name": "Später", "key": ev["participant_key"]})
+            assert r.status_code == 200, r.text
+            # the organizer API is not limited by it
+            assert (await http.get("/api/events", headers=auth())).status_code == 200
+    finally:
+        await server.stop()

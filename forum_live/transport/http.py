@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,7 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..domain.commands import EventIn, JoinIn
-from ..domain.errors import Invalid, NotFound, TooLarge, Unauthorized
+from ..domain.errors import Invalid, NotFound, RateLimited, TooLarge, Unauthorized
+from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
 from ..protocol import describe
 from . import minutes_http, openapi, privacy
@@ -94,9 +96,33 @@ def download(body: str | bytes, media_type: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+JOIN_BUCKETS_MAX = 10000  # client addresses remembered; the full (idle) ones go first
+
+
+def _join_rate_check(request: Request) -> None:
+    """Joins per client IP: a token bucket (`join_rate`/`join_burst`), 429 when empty."""
+    limits = forum_of(request).settings.limits
+    buckets: dict[str, TokenBucket] | None = getattr(request.app.state, "join_buckets", None)
+    if buckets is None:
+        buckets = request.app.state.join_buckets = {}
+    ip = request.client.host if request.client else "?"
+    now = time.monotonic()
+    bucket = buckets.get(ip)
+    if bucket is None:
+        if len(buckets) >= JOIN_BUCKETS_MAX:  # forget addresses whose bucket refilled
+            for key in [k for k, b in buckets.items()
+                        if b.tokens + (now - b.stamp) * b.rate >= b.burst]:
+                del buckets[key]
+        bucket = buckets[ip] = TokenBucket(limits.join_rate, limits.join_burst)
+    if not bucket.take(now):
+        raise RateLimited(f"too many joins from this address: at most {limits.join_rate:g} "
+                          "a second")
+
+
 async def join_event(request: Request) -> Response:
     forum = forum_of(request)
     event_id = request.path_params["event_id"]
+    _join_rate_check(request)
     if await forum.store.event_row(event_id) is None:
         raise NotFound("no such event")
     body = await read_body(request, JoinIn)

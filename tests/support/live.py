@@ -57,7 +57,9 @@ class LiveServer:
 async def start_server(data_dir: Path, **limits: Any) -> LiveServer:
     settings = Settings(port=free_port(), data_dir=data_dir, recordings_dir=data_dir / "rec",
                         organizer_token=ORGANIZER, synchronous="NORMAL")
-    settings = settings.with_limits(**{"presence_grace_s": 0, **limits})
+    # tests join hundreds of people from 127.0.0.1: the per-IP join limit is raised here
+    settings = settings.with_limits(**{"presence_grace_s": 0, "join_rate": 1e6,
+                                       "join_burst": 1_000_000, **limits})
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
                             ws_max_size=max(4 * settings.limits.frame_max, 1 << 20),

@@ -54,7 +54,8 @@ async def spawn(data_dir: Path, *args: str, port: int | None = None,
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"server-{port}.log"
     full_env = {**os.environ, "FORUM_ORGANIZER_TOKEN": ORGANIZER,
-                "FORUM_LIMIT_PRESENCE_GRACE_S": "0", **(env or {})}
+                "FORUM_LIMIT_PRESENCE_GRACE_S": "0", "FORUM_LIMIT_JOIN_RATE": "1000000",
+                "FORUM_LIMIT_JOIN_BURST": "1000000", **(env or {})}
     out = open(log, "a", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), "--port", str(port), "--data-dir", str(data_dir),
