@@ -103,6 +103,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         values["organizer_token"] = env["FORUM_ORGANIZER_TOKEN"]
     if env.get("FORUM_PUBLIC_URL"):
         values["public_url"] = env["FORUM_PUBLIC_URL"]
+    if env.get("FORUM_SYNCHRONOUS", "").upper() in ("FULL", "NORMAL"):
+        # NORMAL still survives a crash of the process (kill -9), not a power loss
+        values["synchronous"] = env["FORUM_SYNCHRONOUS"].upper()
     if env.get("FORUM_ICE_SERVERS"):  # JSON list, or comma-separated stun:/turn: URLs
         raw = env["FORUM_ICE_SERVERS"].strip()
         values["ice_servers"] = tuple(
