@@ -4,6 +4,7 @@ who may download what; the review page; user text inert in every format."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -18,6 +19,7 @@ from docx import Document
 from PIL import Image
 
 from tests.support.live import Client, LiveServer, auth, create_event, join
+from tests.support.xss import FORMULAS, LONG, SHORT
 
 DECISION_PLENARY = "Das Forum wird im Herbst in Selb fortgesetzt."
 DECISION_TOPIC = "Arbeitsgruppe Homeoffice gründen"
@@ -77,6 +79,18 @@ def parse_html(body: str) -> Page:
     p.feed(body)
     p.close()
     return p
+
+
+def assert_no_payload_markup(page: Page) -> None:
+    """No element the corpus would make, no javascript: link, no second style sheet."""
+    names = [t for t, _ in page.tags]
+    for tag in ("iframe", "math", "mglyph", "details", "textarea", "object", "embed"):
+        assert tag not in names, tag
+    assert names.count("style") <= 1
+    for tag, attrs in page.tags:
+        for key in ("href", "src", "action", "xlink:href"):
+            assert not (attrs.get(key) or "").strip().lower().startswith("javascript:"), attrs
+        assert "srcdoc" not in attrs, attrs
 
 
 def assert_inert(page: Page) -> None:
@@ -397,36 +411,136 @@ async def test_review_page_shows_the_record_read_only(server: LiveServer) -> Non
         assert "attendance.csv" in r.text
 
 
-async def test_user_text_is_inert_in_every_format(server: LiveServer) -> None:
+def md_unescape(md: str) -> str:
+    return re.sub(r"\\([\\`*_\[\]<>|~&#+\-=.])", r"\1", md)
+
+
+async def test_user_text_is_inert_in_every_format(server: LiveServer, tmp_path: Path) -> None:
+    """The XSS corpus of tests/support/xss.py (and spreadsheet formulas) in every place that
+    reaches the minutes: event title, description, topics, speakers, names, organizations,
+    minutes (text, assignee), answered Q&A questions, breakout room titles, poll questions,
+    options and text answers. Every format keeps it as the characters typed and nothing
+    more: html parsed (no element or attribute from it), md escaped, pdf and docx text,
+    json values, csv with formulas defused."""
+    n = len(SHORT)
+    topics = [{"title": "<i>Thema</i>"}] + [{"title": SHORT[i], "speaker": SHORT[i + 1]}
+                                           for i in (0, 7)]
     async with server.http() as http:
-        ev = await create_event(http, topics=[{"title": "<i>Thema</i>"}])
+        r = await http.post("/api/events", headers=auth(), json={
+            "title": SHORT[5], "description": LONG, "topics": topics})
+        assert r.status_code == 201, r.text
+        ev = r.json()
         mod = await join(http, ev, XSS_NAME, moderator=True, organization="@SUM(1+1)")
-    cm = await Client.connect(server, ev["id"], mod["token"])
-    r = await cm.request("minutes.add", room=ev["plenary_room"], kind="action", text=XSS_TEXT,
+        people = [await join(http, ev, SHORT[i],
+                             organization=FORMULAS[i] if i < len(FORMULAS) else SHORT[(i + 3) % n])
+                  for i in range(n)]
+    plenary = ev["plenary_room"]
+    # nobody reads the frames that pile up: a short close timeout, closed all at once
+    cm = await Client.connect(server, ev["id"], mod["token"], close_timeout=0.5)
+    clients = [await Client.connect(server, ev["id"], p["token"], close_timeout=0.5)
+               for p in people]
+    r = await cm.request("minutes.add", room=plenary, kind="action", text=XSS_TEXT,
                          assignee=XSS_NAME)
     assert r["type"] == "ok"
-    await cm.request("poll.create", scope="event", question="<svg onload=alert(3)>",
-                     kind="single", options=[XSS_OPTION, "ok"], anonymous=False)
-    opened = await cm.wait_for(lambda e: e["type"] == "poll.opened")
-    await cm.request("poll.vote", poll=opened["poll"]["id"], choice=0)
-    await cm.request("poll.close", poll=opened["poll"]["id"])
-    await cm.close()
+    replies = await cm.requests(
+        {"type": "minutes.add", "room": plenary, "kind": "note", "text": LONG},
+        *({"type": "minutes.add", "room": plenary, "kind": "action", "text": SHORT[i],
+           "assignee": SHORT[(i + 1) % n]} for i in range(n)),
+        {"type": "poll.create", "scope": "event", "question": "<svg onload=alert(3)>",
+         "kind": "single", "options": [XSS_OPTION, "ok"], "anonymous": False},
+        {"type": "poll.create", "scope": "event", "question": SHORT[7], "kind": "single",
+         "options": SHORT + FORMULAS[:2], "anonymous": False},
+        {"type": "poll.create", "scope": "event", "question": SHORT[3], "kind": "text",
+         "anonymous": False},
+        {"type": "breakouts.open", "assign": "auto", "rooms": [{"title": t} for t in SHORT[:4]]})
+    assert all(x["type"] == "ok" for x in replies), replies
+    xss_poll, single, text_poll = [e["poll"] for e in cm.of("poll.opened")]
+    assert (await cm.request("poll.vote", poll=xss_poll["id"], choice=0))["type"] == "ok"
+    asked = await asyncio.gather(*(c.requests(
+        {"type": "poll.vote", "poll": single["id"], "choice": i},
+        {"type": "poll.vote", "poll": text_poll["id"], "text": SHORT[(i + 7) % n]},
+        {"type": "question.ask", "text": SHORT[i]}) for i, c in enumerate(clients)))
+    assert all(x["type"] == "ok" for rs in asked for x in rs), asked
+    await cm.wait_for(lambda e: e["type"] == "question.asked"
+                      and e["question"]["text"] == SHORT[-1])
+    questions = [e["question"]["id"] for e in cm.of("question.asked")]
+    replies = await cm.requests(
+        *({"type": "question.set", "question": q, "status": "answered"} for q in questions),
+        {"type": "questions.to_minutes"}, {"type": "breakouts.close"},
+        *({"type": "poll.close", "poll": p["id"]} for p in (xss_poll, single, text_poll)))
+    assert all(x["type"] == "ok" for x in replies), replies
+    await asyncio.gather(*(c.close() for c in (cm, *clients)))
+
     async with server.http() as http:
         base = f"/api/events/{ev['id']}"
         html = (await http.get(f"{base}/minutes.html", headers=auth())).text
         page = parse_html(html)
         assert_inert(page)
+        assert_no_payload_markup(page)
         assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert XSS_TEXT in page.all_text and XSS_NAME in page.all_text
+        for text in [*SHORT, LONG, *FORMULAS, "<i>Thema</i>"]:
+            assert text in page.all_text, text
+        assert "&amp;lt;script&amp;gt;" in html  # already-escaped text is escaped again
         assert "<svg onload" not in html and "<i>" not in html
+
         md = (await http.get(f"{base}/minutes.md", headers=auth())).text
         assert re.search(r"(?<!\\)[<>]", md) is None  # every angle bracket escaped
         assert "\\<script\\>alert(1)\\</script\\>" in md
+        assert re.search(r"(?<!\\)\]\(", md) is None  # no [text](link) from user text
+        plain = md_unescape(md)
+        for text in [*SHORT, LONG, *FORMULAS]:
+            assert " ".join(text.split()) in plain, text
+
         raw = (await http.get(f"{base}/minutes.json", headers=auth())).text
-        assert "<" not in raw and json.loads(raw)["actions"][0]["text"] == XSS_TEXT
+        assert "<" not in raw and ">" not in raw
+        model = json.loads(raw)
+        assert model["event"]["title"] == SHORT[5] and model["event"]["description"] == LONG
+        assert [(a["text"], a["assignee"]) for a in model["actions"]][:n + 1] == [
+            (XSS_TEXT, XSS_NAME), *((SHORT[i], SHORT[(i + 1) % n]) for i in range(n))]
+        by_q = {p["question"]: p for p in model["polls"]}
+        assert [o["label"] for o in by_q[SHORT[7]]["options"]] == SHORT + FORMULAS[:2]
+        assert sorted(by_q[SHORT[3]]["answers"]) == sorted(SHORT)
+        assert {a["name"] for a in model["attendance"]} >= set(SHORT)
+        assert [r["title"] for r in model["breakout_rounds"][0]["rooms"]] == SHORT[:4]
+        assert {q["text"] for q in model["questions"]} | {
+            e["text"] for e in model["plenary"]} >= set(SHORT)
+
+        pdf = tmp_path / "minutes.pdf"
+        pdf.write_bytes((await http.get(f"{base}/minutes.pdf", headers=auth())).content)
+        flat = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                       text=True, check=True, timeout=30).stdout.split())
+        squeezed = flat.replace(" ", "")
+        for text in SHORT + FORMULAS:  # lines wrap anywhere: compare without spaces
+            if "\u202e" in text:  # the PDF text layer keeps visual order, not typed order
+                continue
+            assert text.replace(" ", "") in squeezed, text
+
+        doc = Document(io.BytesIO((await http.get(f"{base}/minutes.docx",
+                                                  headers=auth())).content))
+        words = "\n".join([p.text for p in doc.paragraphs] + [
+            c.text for t in doc.tables for row in t.rows for c in row.cells])
+        for text in [*SHORT, LONG, *FORMULAS]:
+            assert text in words, text
+
         table = (await http.get(f"{base}/attendance.csv", headers=auth())).text
-        assert list(csv.DictReader(io.StringIO(table)))[0]["organization"] == "'@SUM(1+1)"
+        orgs = {row["name"]: row["organization"] for row in csv.DictReader(io.StringIO(table))}
+        assert orgs[XSS_NAME] == "'@SUM(1+1)"
+        for i, formula in enumerate(FORMULAS):
+            assert orgs[SHORT[i]] == "'" + formula
+        assert set(orgs) >= set(SHORT)  # names come out as typed
+        rows = list(csv.DictReader(io.StringIO(
+            (await http.get(f"{base}/polls.csv", headers=auth())).text)))
+        options = {row["option"] for row in rows if row["question"] == SHORT[7]}
+        assert options == set(SHORT) | {"'" + f for f in FORMULAS[:2]}
+        assert not any(v[:1] in ("=", "+", "-", "@") for row in rows for v in row.values()
+                       if v)
+
         r = await http.get(f"/events/{ev['id']}/review", params={"token": auth()[
             "Authorization"][7:]})
         assert r.status_code == 200
-        assert_inert(parse_html(r.text))
+        review = parse_html(r.text)
+        assert_inert(review)
+        assert_no_payload_markup(review)
+        for text in [*SHORT, LONG]:
+            assert text in review.all_text, text
