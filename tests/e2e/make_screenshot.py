@@ -15,10 +15,10 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from tests.support.browser import ARGS, CHROMIUM
+
 from tests.support.live import Client, auth, join, start_server
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "speaker": "Dr. Petra Hansen"},
           {"title": "Geodaten im ländlichen Raum", "speaker": "Jens Albers"},
@@ -43,7 +43,7 @@ async def main(out: Path) -> None:
                     people[name] = await Client.connect(server, event["id"], j["token"])
             room = event["plenary_room"]
             async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
+                browser = await pw.chromium.launch(executable_path=CHROMIUM,
                                                    headless=True, args=ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
                 await page.goto(event["participant_url"])

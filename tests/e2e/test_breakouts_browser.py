@@ -11,8 +11,7 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_plenary_browser import (  # noqa: F401  (fixtures)
-    Console, browser, console, join, line, open_page, say)
+from tests.support.browser import Console, join, line, open_page, say
 from tests.support.live import LiveServer, create_event
 
 pytestmark = pytest.mark.browser

@@ -10,15 +10,10 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.conftest import chromium_path
-from tests.e2e.test_plenary_browser import join as join_page
+from tests.support.browser import MEDIA_ARGS as ARGS, join as join_page
 from tests.support.live import LiveServer, create_event
 
 pytestmark = pytest.mark.browser
-
-ARGS = ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        "--allow-loopback-in-peer-connection", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 async def test_two_pages_join_audio_and_a_recording(server: LiveServer) -> None:
     path = chromium_path()

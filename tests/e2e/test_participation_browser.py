@@ -10,54 +10,23 @@ Console errors must stay empty (a CSP violation would show up there).
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import chromium_path
+from tests.support.browser import Console, open_page as shared_open_page
 from tests.support.live import Client, LiveServer, auth, join as api_join
 
 pytestmark = pytest.mark.browser
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 NOTE = "Wir beginnen um 18 Uhr. Bitte halten Sie Ihre Fragen bereit."
 QUESTION = "Wann kommt der Glasfaserausbau in unser Dorf?"
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed at /usr/bin/chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=path, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-class Console:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def watch(self, page: Page) -> None:
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def check(self) -> None:
-        assert not self.errors, self.errors
-
-
 async def open_page(browser: Browser, console: Console, url: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(8000)
-    page = await context.new_page()
-    console.watch(page)
-    await page.goto(url)
+    _, page = await shared_open_page(browser, console, url,
+                                     viewport={"width": 1280, "height": 900})
     return page
 
 

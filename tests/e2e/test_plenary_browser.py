@@ -7,105 +7,15 @@ Console errors are collected and must stay empty (a CSP violation would show up 
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any, AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from tests.conftest import chromium_path
+from tests.support.browser import Console, hellos, join, line, open_page, say
 from tests.support.live import ORGANIZER, LiveServer, auth, create_event
 
 pytestmark = pytest.mark.browser
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-# Records what the page sends on its sockets, so a test can see the resume_from it used.
-SPY_SOCKETS = """
-window.__sent = [];
-const originalSend = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {
-  window.__sent.push(String(data));
-  return originalSend.call(this, data);
-};
-"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed at /usr/bin/chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=path, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-class Console:
-    """Console errors and uncaught exceptions of every page of a test."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.allowed: list[re.Pattern[str]] = []
-
-    def watch(self, page: Page) -> None:
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def allow(self, pattern: str) -> None:
-        self.allowed.append(re.compile(pattern))
-
-    def check(self) -> None:
-        bad = [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
-        assert not bad, bad
-
-
-@pytest.fixture
-def console() -> Console:
-    return Console()
-
-
-async def open_page(browser: Browser, console: Console, url: str,
-                    **context_args: Any) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, **context_args)
-    context.set_default_timeout(8000)
-    await context.add_init_script(SPY_SOCKETS)
-    page = await context.new_page()
-    console.watch(page)
-    await page.goto(url)
-    return context, page
-
-
-async def join(page: Page, name: str, organization: str = "") -> None:
-    await expect(page.locator("#join")).to_be_visible()
-    await page.get_by_label("Ihr Name").fill(name)
-    if organization:
-        await page.get_by_label("Organisation (optional)").fill(organization)
-    await page.get_by_role("button", name="Teilnehmen").click()
-    await expect(page.locator("#conn-status")).to_have_attribute("data-state", "connected")
-    await expect(page.locator("#me-name")).to_have_text(name)
-
-
-async def say(page: Page, text: str) -> None:
-    box = page.locator("#chat-input")
-    await box.fill(text)
-    await box.press("Enter")
-    await expect(box).to_have_value("")
-
-
-def line(page: Page, text: str):  # type: ignore[no-untyped-def]
-    return page.locator("#chat-lines .chat-line", has_text=text)
-
-
-async def hellos(page: Page) -> list[dict[str, Any]]:
-    sent = await page.evaluate("window.__sent")
-    return [f for f in map(json.loads, sent) if f.get("type") == "hello"]
-
 
 async def test_two_participants_chat_raise_hand_and_reload(
         server: LiveServer, browser: Browser, console: Console) -> None:

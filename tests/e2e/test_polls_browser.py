@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_plenary_browser import (  # noqa: F401  (fixtures)
-    Console, browser, console, join, open_page)
+from tests.support.browser import Console, join, open_page
 from tests.support.live import LiveServer, create_event
 
 pytestmark = pytest.mark.browser

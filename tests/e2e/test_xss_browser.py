@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import websockets
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import chromium_path
 from tests.support.live import ORGANIZER, Client, LiveServer, auth, join
 from tests.support.xss import FORBIDDEN_SELECTOR, LONG, SHORT
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # Runs before any page script (Playwright injects it; the page CSP does not apply to it).
 WATCH = """
@@ -57,19 +54,6 @@ EVENT = {
 }
 REASON = f"{at(3)} {at(4)}"
 PAULA = f"Paula {at(2)}"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed at /usr/bin/chromium")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=path, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 class Watch:
