@@ -66,7 +66,7 @@ def polls_csv(s: EventState, excel: bool = False) -> str:
 
 
 ATTENDANCE_COLUMNS = ["name", "organization", "role", "first_seen", "last_seen", "minutes",
-                      "spoke_s", "intervals"]
+                      "spoke_s", "speaking_s", "intervals"]
 
 
 def attendance_rows(s: EventState) -> Iterable[dict[str, Any]]:

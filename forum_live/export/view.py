@@ -185,6 +185,18 @@ def _minutes(n: int, L: dict[str, str]) -> str:
     return f"{n} {L['minutes_unit']}"
 
 
+def _mmss(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _speaking(a: dict[str, Any], L: dict[str, str]) -> str:
+    """Time with the floor (speaker queue), and time heard on the microphone if any."""
+    parts = [_mmss(a["spoke_s"])] if a.get("spoke_s") else []
+    if a.get("speaking_s"):
+        parts.append(f"{L['speaking_audio']} {_mmss(a['speaking_s'])}")
+    return " · ".join(parts)
+
+
 def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
     """Everything a renderer needs, already in words of `lang`."""
     lang = lang if lang in LANGUAGES else "de"
@@ -217,8 +229,7 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
                    "from": fmt_time(a["first_seen"]),
                    "to": fmt_time(a["last_seen"]) if a["last_seen"] else L["present"],
                    "minutes": a["minutes"],
-                   "speaking": (f"{a['spoke_s'] // 60}:{a['spoke_s'] % 60:02d}"
-                                if a.get("spoke_s") else ""),
+                   "speaking": _speaking(a, L),
                    "intervals": [f"{fmt_time(x)}–{fmt_time(y) if y else L['present']}"
                                  for x, y in a["intervals"]]}
                   for a in model["attendance"]]
