@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -248,7 +249,7 @@ async def test_pages_and_unknown_paths_never_500(server: LiveServer) -> None:
         assert_error(r, 422, "invalid", mentions="key")
 
 
-async def test_joins_are_rate_limited_per_address(tmp_path: "Path") -> None:
+async def test_joins_are_rate_limited_per_address(tmp_path: Path) -> None:
     """POST /join: a token bucket per client IP; over it 429 rate_limited, and the
     bucket refills (issue 9)."""
     import asyncio

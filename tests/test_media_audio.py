@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 
 from tests.support.live import LiveServer, create_event, join
 from tests.support.media import Peer, Sig, has_tone, tone_power

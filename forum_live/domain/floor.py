@@ -15,7 +15,7 @@ from .clock import CLOCKS, Clock
 from .commands import Command, Id, register_command
 from .context import Context, iso
 from .decide import register_decider
-from .entries import Audience, Entry
+from .entries import Entry
 from .errors import Conflict, Forbidden, NotFound
 from .model import EventState, Participant, register_apply
 from .views import STATE_PARTS

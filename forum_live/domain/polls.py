@@ -21,7 +21,7 @@ from .context import Context
 from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
-from .model import EventState, Participant, RoomKind, register_apply
+from .model import EventState, Participant, register_apply
 from .views import STATE_PARTS
 
 Scope = Literal["room", "all_breakouts", "event"]
