@@ -23,7 +23,7 @@ from .transport import http
 from .transport.auth import Auth
 from .transport.errors import domain_error, http_error, internal_error
 from .transport.i18n import catalog_endpoint
-from .transport.ws import websocket_endpoint
+from .transport.ws import SocketEndpoint
 
 log = logging.getLogger("forum_live")
 
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *http.routes(),
             Route("/i18n/{lang}.json", catalog_endpoint),
-            WebSocketRoute("/ws/events/{event_id}", websocket_endpoint),
+            WebSocketRoute("/ws/events/{event_id}", SocketEndpoint()),
             Mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static"),
         ],
         exception_handlers={DomainError: domain_error, HTTPException: http_error,

@@ -46,6 +46,7 @@ class Connection:
     _writer: asyncio.Task[None] | None = None
     _closer: asyncio.Task[None] | None = None  # the close that kill() started
     _catchup: int = 0  # frames of the hello catch-up still queued (outside the bound)
+    sending_since: float | None = None  # loop time when the send under way began
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.pid}")
@@ -121,18 +122,15 @@ class Connection:
                     await self._wake
                     self._wake = None
                     continue
-                # Everything queued leaves in one pass under one timer whose deadline moves
-                # forward before each frame: the same per-frame send timeout as a wait_for
-                # around each send, without a task, a timer and a loop round trip per frame
-                # (which cost more than the send itself under fan-out).
-                async with asyncio.timeout(self.send_timeout) as deadline:
-                    while queue:
-                        await self.send(self._next())
-                        deadline.reschedule(loop.time() + self.send_timeout)
+                # No timer per frame (that cost more than the send itself under fan-out):
+                # the hub's watchdog cuts a connection whose send has not returned within
+                # send_timeout (see Hub.cut_stalled).
+                while queue:
+                    self.sending_since = loop.time()
+                    await self.send(self._next())
+                self.sending_since = None
         except asyncio.CancelledError:
             raise
-        except TimeoutError:
-            self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
         except Exception:
             # the socket is gone; the reader notices and cleans up
             self.closed.set()
@@ -221,6 +219,15 @@ class Hub:
                 if conn.room != room and conn in self.connections:
                     _discard(self._by_room, room, conn)
                     self._by_room.setdefault(conn.room, set()).add(conn)
+
+    def cut_stalled(self, now: float) -> int:
+        """Close every connection whose current send has taken longer than its timeout
+        (a client that stopped reading): the one timer for all sockets of the event."""
+        stalled = [c for c in self.connections
+                   if c.sending_since is not None and now - c.sending_since > c.send_timeout]
+        for conn in stalled:
+            conn.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
+        return len(stalled)
 
     def count(self, pid: str) -> int:
         """Open sockets of one person (a person in two tabs is online once)."""

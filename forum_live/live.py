@@ -78,6 +78,7 @@ class EventRuntime:
             state.apply(e)
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
         rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
+        rt._own(rt._watch_sends())
         rt.after_commit.append(ResultsPublisher(limits.results_interval_s).on_commit)
         rt.reactions = ReactionBatcher(limits.reactions_interval_s)
         # A restart drops every socket: whoever the journal still shows online has left.
@@ -157,6 +158,14 @@ class EventRuntime:
         for conn in self.hub.of(pid):
             await conn.drain(1.0)
             conn.kill(CLOSE_REMOVED, reason[:100])
+
+    async def _watch_sends(self) -> None:
+        """The watchdog of slow readers: a send stuck longer than send_timeout_s is cut."""
+        loop = asyncio.get_running_loop()
+        period = max(0.05, min(1.0, self.limits.send_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            self.hub.cut_stalled(loop.time())
 
     def _own(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
