@@ -7,9 +7,11 @@ writes the minutes of one event without a server."""
 from __future__ import annotations
 
 import argparse
+import gc
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -55,12 +57,22 @@ class Server(uvicorn.Server):
 
         self._closing = asyncio.get_event_loop().create_task(close_then_exit())
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # What exists once the server is up lives as long as the process: keep it out of
+        # the collector's full passes, which otherwise stall fan-out for tens of ms once
+        # a thousand sockets are connected (docs/performance.md).
+        gc.collect()
+        gc.freeze()
+
 
 def serve(settings: Settings, log_level: str) -> None:
     app = create_app(settings)
     frame_room = max(4 * settings.limits.frame_max, 1 << 20)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             ws_max_size=frame_room, ws_per_message_deflate=False,
+                            ws_ping_interval=settings.limits.ws_ping_interval_s,
+                            ws_ping_timeout=settings.limits.ws_ping_timeout_s,
                             lifespan="on", timeout_graceful_shutdown=5)
     server = Server(config, app)
     forum = app.state.forum
