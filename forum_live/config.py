@@ -38,6 +38,10 @@ class Limits:
     results_interval_s: float = 0.25  # poll results go out at most this often per poll
     breakout_warning_s: float = 60.0  # the "one minute left" signal before rooms close
     hello_timeout_s: float = 10.0  # a socket must say hello within this time
+    # keepalive of every socket (uvicorn's ws_ping_interval/ws_ping_timeout): a peer that
+    # does not answer a ping within the timeout (a dead network, a half-sent frame) is closed
+    ws_ping_interval_s: float = 20.0
+    ws_ping_timeout_s: float = 20.0
     resume_window: int = 10000  # entries kept in memory for resume; older -> full state
     chat_history: int = 200  # chat lines per room in the ready state
     body_max: int = 256 * 1024  # bytes of an HTTP request body

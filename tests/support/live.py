@@ -63,7 +63,9 @@ async def start_server(data_dir: Path, **limits: Any) -> LiveServer:
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
                             ws_max_size=max(4 * settings.limits.frame_max, 1 << 20),
-                            ws_per_message_deflate=False, lifespan="on")
+                            ws_per_message_deflate=False, lifespan="on",
+                            ws_ping_interval=settings.limits.ws_ping_interval_s,
+                            ws_ping_timeout=settings.limits.ws_ping_timeout_s)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
