@@ -8,6 +8,7 @@
 
 import { $, clear, h, show, setText } from "./dom.js";
 import { t } from "./i18n.js";
+import { makeResync } from "./resync.js";
 import { isModerator } from "./state.js";
 
 const ERRORS = {
@@ -135,31 +136,8 @@ export function install({ store, socket, notify }) {
     }
   }
 
-  // -- state.sync after my own move -------------------------------------------------
-  let syncing = 0;
-  let buffer = [];
-  store.subscribe("*", (ev) => { if (syncing) buffer.push(ev); });
-
-  async function resync(attempt = 0) {
-    if (!store.ready || !socket()) return;
-    syncing += 1;
-    let retry = false;
-    try {
-      const reply = await socket().request("state.sync");
-      if (store.ready && reply.state) {
-        const later = buffer.filter((e) => e.seq > reply.seq);
-        store.reset(reply.state, reply.seq);
-        for (const e of later) store.apply(e);
-      }
-    } catch (err) {
-      // Offline or in the middle of a resume: the socket comes back; try again then.
-      retry = attempt < 40 && ["offline", "interrupted"].includes(err.code);
-    } finally {
-      syncing -= 1;
-      if (!syncing) buffer = [];
-    }
-    if (retry) setTimeout(() => resync(attempt + 1), Math.min(3000, 250 * (attempt + 1)));
-  }
+  // -- state.sync after my own move: the new room's chat, minutes and polls -----------
+  const resync = makeResync(store, socket);
 
   // -- elements ----------------------------------------------------------------------
   const banner = $("#room-banner");
