@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from .queued import QueuedTrack
 
 RATE = 48000
 SAMPLES = 960  # 20 ms
@@ -54,16 +54,14 @@ class OpusEncoder:
         return bytes(packets[0]) if packets else None
 
 
-class MixTrack(MediaStreamTrack):
+class MixTrack(QueuedTrack[bytes]):
     """What one listener's audio sender reads: encoded Opus packets from the mixer, in a
     bounded queue (a stalled sender loses the oldest packets, never grows memory)."""
 
     kind = "audio"
 
     def __init__(self, depth: int = 10) -> None:
-        super().__init__()
-        self._q: deque[bytes] = deque(maxlen=depth)
-        self._ready = asyncio.Event()
+        super().__init__(deque(maxlen=depth))
         self._pts = 0
         self.dropped = 0
         self.sent = 0
@@ -71,25 +69,15 @@ class MixTrack(MediaStreamTrack):
     def put(self, data: bytes) -> None:
         if len(self._q) == self._q.maxlen:
             self.dropped += 1
-        self._q.append(data)
-        self._ready.set()
+        self._push(data)
 
     async def recv(self) -> Any:
-        while not self._q:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        packet = av.Packet(self._q.popleft())
+        packet = av.Packet(await self._next())
         packet.pts = self._pts
         packet.time_base = TIME_BASE
         self._pts += SAMPLES
         self.sent += 1
         return packet
-
-    def stop(self) -> None:
-        super().stop()
-        self._ready.set()
 
 
 @dataclass(eq=False)

@@ -10,14 +10,14 @@ Relay buffers are bounded: a viewer that falls behind drops to the next keyframe
 
 from __future__ import annotations
 
-import asyncio
 import fractions
 import time
 from collections import deque
 from typing import Any, Callable
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .queued import QueuedTrack
 
 from . import aiortc_internals as internals
 
@@ -85,17 +85,15 @@ class VideoSource:
         self.sinks.clear()
 
 
-class ForwardTrack(MediaStreamTrack):
+class ForwardTrack(QueuedTrack[tuple[bytes, int]]):
     """One video slot of one viewer: forwards whichever source it is switched to."""
 
     kind = "video"
 
     def __init__(self, depth: int = 30) -> None:
-        super().__init__()
+        super().__init__(deque())
         self.source: VideoSource | None = None
-        self._q: deque[tuple[bytes, int]] = deque()
         self._depth = depth
-        self._ready = asyncio.Event()
         self._need_key = True
         self._base = 0  # output timestamp of the first frame of the current source
         self._first: int | None = None  # its input timestamp
@@ -147,16 +145,10 @@ class ForwardTrack(MediaStreamTrack):
             self._base = self._last_out + 3000 if self.forwarded else 0
         out = (self._base + (ts - self._first)) & 0xFFFFFFFF
         self._last_out = out
-        self._q.append((data, out))
-        self._ready.set()
+        self._push((data, out))
 
     async def recv(self) -> Any:
-        while not self._q:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
-        data, ts = self._q.popleft()
+        data, ts = await self._next()
         packet = av.Packet(data)
         packet.pts = ts
         packet.time_base = VIDEO_TIME_BASE
@@ -166,4 +158,3 @@ class ForwardTrack(MediaStreamTrack):
     def stop(self) -> None:
         self.switch(None)
         super().stop()
-        self._ready.set()
