@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CpuMeter, WSClient, create_event, forum_server,  # noqa: E402
+from common import (problems, stop_all,  # noqa: E402
+                    CpuMeter, WSClient, create_event, forum_server,  # noqa: E402
                     install_uvloop, join_forum, join_many, HttpConn, loadavg, md_table, now,
                     pct, raise_nofile, settle)
 
@@ -162,14 +163,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for r in range(args.repeat):
                 out["rounds"].append(await one_round(args, tr, mod, clients, plenary, r,
                                                      srv.pid))
-            out["errors"] = [e.decode("utf-8", "replace") for e in tr.errors[:5]]
-            out["error_count"] = len(tr.errors)
-            out["closed_by_server"] = tr.closed
+            out.update(problems(tr.errors, tr.closed))
         finally:
-            for c in clients + ([mod] if mod else []):
-                c.close()
-            await asyncio.sleep(0.2)
-            srv.stop()
+            await stop_all(clients + ([mod] if mod else []), srv)
     out["loadavg_after"] = loadavg()
     return out
 

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -436,3 +436,19 @@ def install_uvloop() -> None:
         uvloop.install()
     except ImportError:
         pass
+
+
+def problems(errors: list[bytes], closed: int) -> dict[str, Any]:
+    """What went wrong at the clients: the first error frames, their count, and how many
+    sockets the server closed."""
+    return {"errors": [e.decode("utf-8", "replace") for e in errors[:5]],
+            "error_count": len(errors), "closed_by_server": closed}
+
+
+async def stop_all(clients: Iterable[Any], server: Any) -> None:
+    """Close every client (a little time for the closes to leave), then stop the server."""
+    for c in clients:
+        if c is not None:
+            c.close()
+    await asyncio.sleep(0.2)
+    server.stop()

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CpuMeter, HttpConn, ServerProc, WSClient, create_event,  # noqa: E402
+from common import (problems, stop_all,  # noqa: E402
+                    CpuMeter, HttpConn, ServerProc, WSClient, create_event,  # noqa: E402
                     forum_server, free_port, install_uvloop, join_forum, md_table, now, pct,
                     raise_nofile, rss_kib, settle, ws_connect)
 
@@ -216,14 +217,9 @@ class Workload:
             await settle(lambda: tr.t_last, 0.3)
             burst = await self.chat(t, tr, self.a.senders * self.a.lines, paced=False)
             return {"join": join, "memory": mem, "paced": paced, "burst": burst,
-                    "errors": [e.decode("utf-8", "replace") for e in tr.errors[:5]],
-                    "error_count": len(tr.errors), "closed_by_server": tr.closed}
+                    **problems(tr.errors, tr.closed)}
         finally:
-            for c in t.clients:
-                if c is not None:
-                    c.close()
-            await asyncio.sleep(0.2)
-            t.server.stop()
+            await stop_all(t.clients, t.server)
 
 
 # -- report ------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CpuMeter, HttpConn, WSClient, cpu_s, create_event,  # noqa: E402
+from common import (problems, stop_all,  # noqa: E402
+                    CpuMeter, HttpConn, WSClient, cpu_s, create_event,  # noqa: E402
                     forum_server, install_uvloop, join_forum, join_many, loadavg, md_table,
                     now, pct, raise_nofile, settle)
 
@@ -161,14 +162,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             clients = [c for c, _ in joined]
             out["join"]["settle_s"] = await settle(lambda: tr.t_last)
             out["vote"] = await vote_phase(args, tr, mod, clients, srv.pid)
-            out["errors"] = [e.decode("utf-8", "replace") for e in tr.errors[:5]]
-            out["error_count"] = len(tr.errors)
-            out["closed_by_server"] = tr.closed
+            out.update(problems(tr.errors, tr.closed))
         finally:
-            for c in clients + ([mod] if mod else []):
-                c.close()
-            await asyncio.sleep(0.2)
-            srv.stop()
+            await stop_all(clients + ([mod] if mod else []), srv)
     out["loadavg_after"] = loadavg()
     return out
 
