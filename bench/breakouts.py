@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (problems, stop_all,  # noqa: E402
+from common import (print_problems, problems, stop_all,  # noqa: E402
                     CpuMeter, WSClient, create_event, forum_server,  # noqa: E402
                     install_uvloop, join_forum, join_many, HttpConn, loadavg, md_table, now,
                     pct, raise_nofile, settle)
@@ -341,9 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if other > 25:
         print(f"WARNING: other processes used up to {other:.0f}% of a core during a phase; "
               "the figures are disturbed, run again on a quiet machine")
-    if out["error_count"] or out["closed_by_server"]:
-        print(f"{out['error_count']} error frames, {out['closed_by_server']} closed by the "
-              f"server, e.g. {out['errors'][:2]}")
+    print_problems(out)
     return 0
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support.process import rss_kib  # noqa: E402,F401  (shared with the soak test)
 HOST = "127.0.0.1"
 ORGANIZER_TOKEN = "bench-organizer-" + secrets.token_urlsafe(12)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -40,14 +42,6 @@ def raise_nofile(n: int) -> None:
     """Allow `n` open files in this process (clients) if the hard limit permits."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n)), hard))
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def cpu_s(pid: int) -> float:
@@ -452,3 +446,10 @@ async def stop_all(clients: Iterable[Any], server: Any) -> None:
             c.close()
     await asyncio.sleep(0.2)
     server.stop()
+
+
+def print_problems(out: dict[str, Any]) -> None:
+    """Say so when clients saw error frames or the server closed sockets."""
+    if out["error_count"] or out["closed_by_server"]:
+        print(f"{out['error_count']} error frames, {out['closed_by_server']} closed by the "
+              f"server, e.g. {out['errors'][:2]}")

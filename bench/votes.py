@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (problems, stop_all,  # noqa: E402
+from common import (print_problems, problems, stop_all,  # noqa: E402
                     CpuMeter, HttpConn, WSClient, cpu_s, create_event,  # noqa: E402
                     forum_server, install_uvloop, join_forum, join_many, loadavg, md_table,
                     now, pct, raise_nofile, settle)
@@ -326,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if out["vote"]["other_cpu_pct"] > 25:
         print(f"WARNING: other processes used {out['vote']['other_cpu_pct']:.0f}% of a core "
               "during the votes; the figures are disturbed, run again on a quiet machine")
-    if out["error_count"] or out["closed_by_server"]:
-        print(f"{out['error_count']} error frames, {out['closed_by_server']} closed by the "
-              f"server, e.g. {out['errors'][:2]}")
+    print_problems(out)
     return 0
 
 

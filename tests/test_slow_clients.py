@@ -25,7 +25,7 @@ import pytest
 import websockets
 
 from tests.support.live import Client, ORGANIZER, create_event, join, start_server
-from tests.support.process import spawn
+from tests.support.process import rss_kib, spawn
 
 
 # -- a raw WebSocket peer that can misbehave at the byte level ------------------------------
@@ -150,14 +150,6 @@ async def test_bad_peers_delay_nobody_and_are_each_closed_after_their_timeout(
 
 
 # -- memory after join/leave cycles --------------------------------------------------------
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
 async def cycles(base: str, ws_base: str, n: int, concurrency: int = 16,
                  http_every: int = 50) -> None:
     """n socket lives (connect, hello, ready, close) over a pool of people, and every

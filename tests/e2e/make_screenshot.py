@@ -15,7 +15,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import ARGS, CHROMIUM, join as join_page
 
 from tests.support.live import Client, auth, join, start_server
 
@@ -47,10 +47,7 @@ async def main(out: Path) -> None:
                                                    headless=True, args=ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
                 await page.goto(event["participant_url"])
-                await page.fill("#join-name", "Heinrich Vogt")
-                await page.fill("#join-org", "Gemeinderat Lindenau")
-                await page.click("#join-submit")
-                await page.wait_for_selector("#conn-status[data-state=connected]")
+                await join_page(page, "Heinrich Vogt", "Gemeinderat Lindenau")
                 for name, text in (
                         ("Dr. Petra Hansen", "Herzlich willkommen! Fragen gern hier in den Chat."),
                         ("Ursula Brandt", "Guten Abend in die Runde. Gibt es die Folien später zum Nachlesen?"),

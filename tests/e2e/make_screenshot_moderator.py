@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from tests.support.browser import ARGS, CHROMIUM
+from tests.support.browser import ARGS, CHROMIUM, join as join_page
 
 from tests.support.live import Client, auth, join, start_server
 
@@ -44,10 +44,7 @@ async def main(out: Path) -> None:
                                                    headless=True, args=ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 800})
                 await page.goto(event["moderator_url"])
-                await page.fill("#join-name", "Dr. Petra Hansen")
-                await page.fill("#join-org", "Hochschule Nordheide")
-                await page.click("#join-submit")
-                await page.wait_for_selector("#conn-status[data-state=connected]")
+                await join_page(page, "Dr. Petra Hansen", "Hochschule Nordheide")
                 await page.locator("#breakouts").get_by_label("Dauer der Runde in Minuten").fill("20")
                 await page.get_by_role("button", name="Räume öffnen").click()
                 await page.wait_for_selector(".bo-room:nth-child(3)")

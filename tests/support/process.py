@@ -76,3 +76,10 @@ async def spawn(data_dir: Path, *args: str, port: int | None = None,
     raise RuntimeError(f"server did not start: {sp.output()}")
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
