@@ -17,7 +17,6 @@ fresh `state.sync` only.
 from __future__ import annotations
 
 import asyncio
-import json
 import pprint
 import tempfile
 import threading
