@@ -14,3 +14,4 @@ from . import floor as _floor  # noqa: F401
 from . import qa as _qa  # noqa: F401
 from . import reactions as _reactions  # noqa: F401
 from . import timers as _timers  # noqa: F401
+from . import review as _review  # noqa: F401  (minutes review and approval)

@@ -149,9 +149,10 @@ def audience(poll: Poll) -> tuple[Audience, str | None]:
 
 
 def eligible(s: EventState, poll: Poll) -> int:
-    """How many people online could vote now (the "of 31" in "18 of 31 voted")."""
+    """How many people online could vote now (the "of 31" in "18 of 31 voted"). The
+    moderation runs the poll and is not counted, unless a moderator did vote."""
     return sum(1 for p in s.participants.values() if p.online and sees(s, poll, p.id)
-               and not (poll.scope == "all_breakouts" and p.is_moderator))
+               and (not p.is_moderator or p.id in poll.voters))
 
 
 def ballot_keys(s: EventState, poll: Poll, cmd: PollVote, ctx: Context) -> tuple[list[str], str | None]:

@@ -1,118 +1,233 @@
-"""Minutes as a Word document: real headings, lists and tables (python-docx)."""
+"""Minutes as a Word document built from real Word structures (python-docx): Title and
+Heading styles, numbered lists that start at 1 each, tables with a header row that repeats
+on every page and columns wide enough for their header words, poll charts as PNG images.
+
+The same model gives the same bytes (frozen versions, contract §7): the document's dates
+are the model's, and the zip entries carry one fixed time stamp.
+"""
 
 from __future__ import annotations
 
 import io
+import zipfile
+from datetime import datetime, timezone
 from typing import Any
 
+from . import chart
 from .view import prepare
 
 TABLE_STYLE = "Table Grid"
+FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+# column widths in cm (the text width of A4 with 2 cm margins is 17 cm)
+WIDTHS = {
+    "head": [4.5, 12.5],
+    "actions": [3.6, 8.0, 2.6, 2.8],
+    "poll": [9.0, 2.6, 2.6],
+    "votes": [6.0, 11.0],
+    "rounds": [3.8, 4.5, 8.7],
+    "recordings": [7.0, 3.5, 4.0, 2.5],
+    "attendance": [3.4, 3.6, 2.6, 3.6, 1.9, 1.9],
+    "changes": [3.4, 6.8, 6.8],
+}
 
 
-def _table(doc: Any, header: list[str], rows: list[list[Any]]) -> Any:
-    table = doc.add_table(rows=1 + len(rows), cols=len(header))
-    table.style = TABLE_STYLE
-    cells = table.rows[0].cells
-    for i, h in enumerate(header):
-        cells[i].text = ""
-        run = cells[i].paragraphs[0].add_run(str(h))
-        run.bold = True
-    # One .cells per row: table.cell(r, c) recomputes the grid on every call.
-    for r, row in enumerate(rows, start=1):
-        cells = table.rows[r].cells
-        for i, value in enumerate(row):
-            cells[i].text = "" if value is None else str(value)
-    doc.add_paragraph()
-    return table
+def _ts(value: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+    except ValueError:
+        return datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
-def _entries(doc: Any, groups: list[dict[str, Any]], L: dict[str, str]) -> None:
-    if not groups:
-        doc.add_paragraph(L["no_entries"]).runs[0].italic = True
-        return
-    for g in groups:
-        doc.add_paragraph(g["label"], style="Heading 5")
-        for e in g["entries"]:
-            p = doc.add_paragraph(style="List Bullet")
-            p.add_run(f"{e['kind_label']}: ").bold = True
-            p.add_run(e["text"])
-            if e["kind"] == "action" and (e["assignee"] or e["due"]):
-                bits = ([f"{L['who']}: {e['assignee']}"] if e["assignee"] else []) + (
-                    [f"{L['until']}: {e['due']}"] if e["due"] else [])
-                p.add_run(" (" + "; ".join(bits) + ")")
-            meta = f"  {L['author']} {e['author']}, {e['at']}"
-            if e["edited"]:
-                meta += f", {L['edited']}"
-            p.add_run(meta).italic = True
+class _Builder:
+    def __init__(self, doc: Any, L: dict[str, str]) -> None:
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+        from docx.shared import Cm, Pt
+
+        self.doc, self.L = doc, L
+        self.OxmlElement, self.qn, self.Cm, self.Pt = OxmlElement, qn, Cm, Pt
+
+    # -- lists --------------------------------------------------------------------------
+    def numbered(self, items: list[str]) -> None:
+        """A numbered list that starts at 1 (a new w:num with a start override)."""
+        if not items:
+            return
+        numbering = self.doc.part.numbering_part.numbering_definitions._numbering
+        style = self.doc.styles["List Number"]
+        base = numbering.num_having_numId(style.element.pPr.numPr.numId.val)
+        num = numbering.add_num(base.abstractNumId.val)
+        num.add_lvlOverride(ilvl=0).add_startOverride(1)
+        for text in items:
+            p = self.doc.add_paragraph(text, style="List Number")
+            numpr = p._p.get_or_add_pPr().get_or_add_numPr()
+            numpr.get_or_add_ilvl().val = 0
+            numpr.get_or_add_numId().val = num.numId
+
+    def bullets(self, items: list[str]) -> None:
+        for text in items:
+            self.doc.add_paragraph(text, style="List Bullet")
+
+    def empty(self) -> None:
+        self.doc.add_paragraph(self.L["no_entries"]).runs[0].italic = True
+
+    # -- tables -------------------------------------------------------------------------
+    def table(self, kind: str, header: list[str], rows: list[list[Any]]) -> Any:
+        doc, qn = self.doc, self.qn
+        table = doc.add_table(rows=1 + len(rows), cols=len(header))
+        table.style = TABLE_STYLE
+        table.autofit = False
+        widths = [self.Cm(w) for w in WIDTHS[kind]]
+        head = table.rows[0]
+        tr_pr = head._tr.get_or_add_trPr()
+        for tag in ("w:tblHeader", "w:cantSplit"):  # repeat on each page, never split
+            el = self.OxmlElement(tag)
+            el.set(qn("w:val"), "true")
+            tr_pr.append(el)
+        for i, h in enumerate(header):
+            cell = head.cells[i]
+            cell.text = ""
+            run = cell.paragraphs[0].add_run(str(h))
+            run.bold = True
+        # One .cells per row: table.cell(r, c) recomputes the grid on every call.
+        for r, row in enumerate(rows, start=1):
+            cells = table.rows[r].cells
+            for i, value in enumerate(row):
+                cells[i].text = "" if value is None else str(value)
+        for row in table.rows:
+            for i, cell in enumerate(row.cells):
+                cell.width = widths[i]
+                for p in cell.paragraphs:
+                    for run in p.runs:
+                        run.font.size = self.Pt(9)
+        for i, col in enumerate(table.columns):
+            col.width = widths[i]
+        doc.add_paragraph()
+        return table
+
+    def entries(self, groups: list[dict[str, Any]]) -> None:
+        L = self.L
+        for g in groups:
+            self.doc.add_paragraph(g["label"], style="Heading 4")
+            for e in g["entries"]:
+                p = self.doc.add_paragraph(style="List Bullet")
+                p.add_run(e["text"])
+                if e["kind"] == "action" and (e["assignee"] or e["due"]):
+                    bits = ([f"{L['who']}: {e['assignee']}"] if e["assignee"] else []) + (
+                        [f"{L['until']}: {e['due']}"] if e["due"] else [])
+                    p.add_run(" (" + "; ".join(bits) + ")")
+                meta = f" – {L['author']} {e['author']}, {e['at']}"
+                if e["edited"]:
+                    meta += f", {L['edited']}"
+                if e["recorded_by"]:
+                    meta += f", {e['recorded_by']}"
+                p.add_run(meta).italic = True
 
 
 def render(model: dict[str, Any], lang: str = "de") -> bytes:
     from docx import Document
-    from docx.shared import Pt
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
 
     v = prepare(model, lang)
     L = v["L"]
     doc = Document()
-    doc.core_properties.title = v["title"]
-    doc.core_properties.language = "de-DE" if v["lang"] == "de" else "en"
-    doc.styles["Normal"].font.size = Pt(10)
+    b = _Builder(doc, L)
+    language = "de-DE" if v["lang"] == "de" else "en-GB"
+    props = doc.core_properties
+    props.title = v["title"]
+    props.language = language
+    props.author = props.last_modified_by = (model.get("header") or {}).get("organizer") or ""
+    stamp = _ts((model.get("approval") or {}).get("approved_at")
+                or model["event"].get("ended_at") or model["event"].get("created_at"))
+    props.created = props.modified = stamp.replace(tzinfo=None)
+    props.revision = (model.get("approval") or {}).get("version") or 1
+    normal = doc.styles["Normal"]
+    normal.font.size = Pt(10)
+    rpr = normal.element.get_or_add_rPr()
+    lang_el = OxmlElement("w:lang")
+    lang_el.set(qn("w:val"), language)
+    rpr.append(lang_el)
+    for section in doc.sections:
+        section.left_margin = section.right_margin = Cm(2)
+        section.top_margin = section.bottom_margin = Cm(2)
+        section.header.paragraphs[0].text = f"{L['title']}: {v['event_title']} · " \
+                                            f"{v['approval']['status']}"
 
     doc.add_heading(L["title"], level=0)
-    doc.add_paragraph(v["event_title"]).runs[0].bold = True
-    when = f"{v['date']}, {v['time']}" + (f" {L['time_suffix']}" if L["time_suffix"] else "")
-    facts = [(L["date"], when), (L["status"], v["status"] + (
-        f" ({L['ended_at']}: {v['ended']})" if v["ended"] else "")),
-        (L["participants"], str(v["counts"]["present"])),
-        (L["entries_count"], str(v["counts"]["entries"]))]
-    if v["series"]:
-        facts.insert(1, (L["series"], v["series"]))
-    for k, val in facts:
-        p = doc.add_paragraph()
-        p.add_run(f"{k}: ").bold = True
-        p.add_run(val)
+    status = doc.add_paragraph()
+    status.add_run(v["approval"]["line"] + (
+        f" · {L['version']} {v['approval']['version']}" if v["approval"]["version"] else "")
+    ).bold = True
+    b.table("head", [L["event"], v["event_title"]],
+            [[h["label"], h["value"]] for h in v["head"][1:]])
+    doc.add_paragraph(v["timezone_note"]).runs[0].italic = True
+    if v["approval"]["note"]:
+        doc.add_paragraph(f"{L['approval_note']}: {v['approval']['note']}")
     if v["description"]:
         doc.add_paragraph(v["description"])
 
+    if v["approval"]["changes"]:
+        doc.add_heading(v["approval"]["changes_title"], level=1)
+        b.table("changes", [L["status"], L["before"], L["after"]],
+                [[c["label"] + (f" ({c['kind']})" if c["kind"] else ""), c["before"], c["after"]]
+                 for c in v["approval"]["changes"]])
+
     doc.add_heading(L["agenda"], level=1)
-    for a in v["agenda"]:
-        text = a["title"] + (f" ({L['speaker']}: {a['speaker']})" if a["speaker"] else "")
-        doc.add_paragraph(text, style="List Number")
+    b.numbered([a["title"] + (f" ({L['speaker']}: {a['speaker']})" if a["speaker"] else "")
+                for a in v["agenda"]])
 
     doc.add_heading(L["plenary"], level=1)
-    _entries(doc, v["plenary_groups"], L)
+    if v["plenary_groups"]:
+        b.entries(v["plenary_groups"])
+    else:
+        b.empty()
 
     doc.add_heading(L["topics"], level=1)
     for i, t in enumerate(v["topics"], 1):
         doc.add_heading(f"{i}. {t['title']}", level=2)
         if t["speaker"]:
             doc.add_paragraph(f"{L['speaker']}: {t['speaker']}")
+        if t["description"]:
+            doc.add_paragraph(t["description"])
         if t["groups"]:
             doc.add_heading(L["plenary"], level=3)
-            _entries(doc, t["groups"], L)
+            b.entries(t["groups"])
         for r in t["rooms"]:
             doc.add_heading(f"{L['room']}: {r['title']}", level=3)
-            _entries(doc, r["groups"], L)
+            b.entries(r["groups"])
         if t["empty"]:
-            doc.add_paragraph(L["no_entries"]).runs[0].italic = True
+            b.empty()
     if v["other_rooms"]:
         doc.add_heading(L["other_rooms"], level=2)
-        for e in v["other_rooms"]:
-            doc.add_paragraph(f"{e['kind_label']}: {e['text']} ({e['room']})",
-                              style="List Bullet")
+        b.bullets([f"{e['kind_label']}: {e['text']} ({e['room']})" for e in v["other_rooms"]])
 
     doc.add_heading(L["decisions"], level=1)
-    for e in v["decisions"]:
-        doc.add_paragraph(f"{e['text']} ({e['room']}, {e['at']})", style="List Number")
+    b.numbered([f"{e['text']} ({e['room']}, {e['at']})" for e in v["decisions"]])
     if not v["decisions"]:
-        doc.add_paragraph(L["no_entries"])
+        b.empty()
 
     doc.add_heading(L["actions"], level=1)
     if v["actions"]:
-        _table(doc, [L["who"], L["what"], L["until"], L["room"]],
-               [[e["assignee"], e["text"], e["due"], e["room"]] for e in v["actions"]])
+        b.table("actions", [L["who"], L["what"], L["until"], L["room"]],
+                [[e["assignee"], e["text"], e["due"], e["room"]] for e in v["actions"]])
     else:
-        doc.add_paragraph(L["no_entries"])
+        b.empty()
+
+    doc.add_heading(L["open_questions"], level=1)
+    b.bullets([f"{e['text']} ({e['room']}, {e['at']})" for e in v["questions"]]
+              + [f"{q['text']} ({q['meta']})" for q in v["qa_open"]])
+    if not v["questions"] and not v["qa_open"]:
+        b.empty()
+
+    if v["answered"]:
+        doc.add_heading(L["answered_questions"], level=1)
+        for q in v["answered"]:
+            doc.add_heading(q["text"], level=2)
+            doc.add_paragraph(q["meta"] + (f", {q['at']}" if q["at"] else "")).runs[0].italic = True
+            p = doc.add_paragraph()
+            p.add_run(f"{L['answer']}: ").bold = True
+            p.add_run(q["answer"] or L["no_answer"])
 
     doc.add_heading(L["polls"], level=1)
     for p in v["polls"]:
@@ -124,42 +239,57 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
             meta += f" · {L['poll_mean']}: {p['mean']}"
         doc.add_paragraph(meta).runs[0].italic = True
         if p["chart"]:
-            top = max((o["count"] for o in p["options"]), default=0) or 1
-            _table(doc, [L["option"], L["count"], L["share"], L["poll_chart"]],
-                   [[o["label"], o["count"], f"{o['pct']} %",
-                     "█" * round(20 * o["count"] / top)] for o in p["options"]])
+            doc.add_picture(io.BytesIO(chart.png(p["chart"])), width=Cm(12))
+            pic = doc.inline_shapes[-1]
+            pic._inline.docPr.set("descr", p["chart_alt"])
+            b.table("poll", [L["option"], L["count"], L["share"]],
+                    [[o["label"], o["count"], o["pct"]] for o in p["options"]])
+        if p["share_note"]:
+            doc.add_paragraph(p["share_note"]).runs[0].italic = True
         if p["answers"]:
             doc.add_heading(L["poll_answers"], level=3)
-            for a in p["answers"]:
-                doc.add_paragraph(a, style="List Bullet")
+            b.bullets(p["answers"])
         if p["votes"]:
             doc.add_heading(L["poll_votes"], level=3)
-            _table(doc, [L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
+            b.table("votes", [L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
     if not v["polls"]:
-        doc.add_paragraph(L["no_entries"])
+        b.empty()
 
     doc.add_heading(L["breakouts"], level=1)
     for r in v["rounds"]:
         doc.add_heading(r["title"], level=2)
         span = r["opened_at"] + (f"–{r['closed_at']}" if r["closed_at"] else "")
         doc.add_paragraph(f"{span} · {L['duration']}: {r['duration']}")
-        _table(doc, [L["room"], L["topic"], L["members"]],
-               [[x["title"], x["topic"], ", ".join(x["members"])] for x in r["rooms"]])
+        b.table("rounds", [L["room"], L["topic"], L["members"]],
+                [[x["title"], x["topic"], ", ".join(x["members"])] for x in r["rooms"]])
     if not v["rounds"]:
-        doc.add_paragraph(L["no_entries"])
+        b.empty()
 
     if v["recordings"]:
         doc.add_heading(L["recordings"], level=1)
-        _table(doc, [L["recordings"], L["room"], L["date"], L["duration"]],
-               [[x["title"], x["room"], x["at"], x["duration"]] for x in v["recordings"]])
+        b.table("recordings", [L["recordings"], L["room"], L["date"], L["duration"]],
+                [[x["title"], x["room"], x["at"], x["duration"]] for x in v["recordings"]])
 
     doc.add_page_break()
     doc.add_heading(f"{L['appendix']}: {L['attendance']}", level=1)
-    _table(doc, [L["name"], L["organization"], L["role"], f"{L['from']}–{L['to']}",
-                 L["minutes"], L["speaking"]],
-           [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]), a["minutes"],
-             a["speaking"]] for a in v["attendance"]])
+    b.table("attendance", [L["name"], L["organization"], L["role"], f"{L['from']}–{L['to']}",
+                           L["minutes"], L["speaking"]],
+            [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]), a["minutes"],
+              a["speaking"]] for a in v["attendance"]])
 
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    return _fixed_zip(buf.getvalue())
+
+
+def _fixed_zip(data: bytes) -> bytes:
+    """The same parts with one fixed time stamp each, so equal documents are equal bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()

@@ -11,19 +11,24 @@ from typing import Any
 
 from .view import prepare
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
+_AUTOLINK = re.compile(r"(?i)(://|www\.)")
 
 
 def esc(text: Any) -> str:
-    """Escape Markdown/HTML syntax; newlines become spaces (one entry, one line)."""
+    """Escape Markdown/HTML syntax; newlines become spaces (one entry, one line). Bare
+    addresses are broken up (`http\\://`, `www\\.`) so no renderer makes them links."""
     s = " ".join(("" if text is None else str(text)).split())
-    return _SPECIAL.sub(r"\\\1", s)
+    s = _SPECIAL.sub(r"\\\1", s)
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(1) if m.group(1) == "://" else
+                         m.group(1)[:3] + "\\.", s)
 
 
 def esc_line(text: Any) -> str:
-    """Escape text that starts a line: it must not become a heading or a list either."""
-    s = re.sub(r"^(\d+)\.", r"\1\\.", esc(text))
-    return re.sub(r"^([#+\-=])", r"\\\1", s)
+    """Escape text that starts a line: it must not become a heading, list, quote, rule or
+    table either."""
+    s = re.sub(r"^(\d+)([.)])", r"\1\\\2", esc(text))
+    return re.sub(r"^([+\-=:])", r"\\\1", s)
 
 
 def _cell(text: Any) -> str:
@@ -49,6 +54,8 @@ def _entry(e: dict[str, Any], L: dict[str, str]) -> str:
     meta = f"{L['author']} {e['author']}, {e['at']}"
     if e["edited"]:
         meta += f", {L['edited']}"
+    if e["recorded_by"]:
+        meta += f", {e['recorded_by']}"
     return line + f" _{esc(meta)}_"
 
 
@@ -64,26 +71,33 @@ def _groups(groups: list[dict[str, Any]], L: dict[str, str]) -> list[str]:
     return out
 
 
+def _empty(L: dict[str, str]) -> list[str]:
+    return [f"_{esc(L['no_entries'])}_", ""]
+
+
 def render(model: dict[str, Any], lang: str = "de") -> str:
     v = prepare(model, lang)
     L = v["L"]
+    a = v["approval"]
     out = [f"# {esc(L['title'])}: {esc(v['event_title'])}", ""]
-    when = f"{v['date']}, {v['time']}" + (f" {L['time_suffix']}" if L["time_suffix"] else "")
-    out.append(f"- **{esc(L['date'])}:** {esc(when)}")
-    if v["series"]:
-        out.append(f"- **{esc(L['series'])}:** {esc(v['series'])}")
-    status = v["status"] + (f" ({L['ended_at']}: {v['ended']})" if v["ended"] else "")
-    out.append(f"- **{esc(L['status'])}:** {esc(status)}")
-    out.append(f"- **{esc(L['participants'])}:** {v['counts']['present']}")
-    out.append(f"- **{esc(L['entries_count'])}:** {v['counts']['entries']}")
-    out.append("")
+    status = a["line"] + (f" · {L['version']} {a['version']}" if a["version"] else "")
+    out += [f"**{esc(status)}**", ""]
+    out += [f"- **{esc(h['label'])}:** {esc(h['value'])}" for h in v["head"]]
+    out += ["", f"_{esc(v['timezone_note'])}_", ""]
+    if a["note"]:
+        out += [f"**{esc(L['approval_note'])}:** {esc(a['note'])}", ""]
     if v["description"]:
         out += [esc_line(v["description"]), ""]
+    if a["changes"]:
+        out += [f"## {esc(a['changes_title'])}", ""]
+        out += _table([L["status"], L["before"], L["after"]],
+                      [[c["label"] + (f" ({c['kind']})" if c["kind"] else ""), c["before"],
+                        c["after"]] for c in a["changes"]])
 
     out += [f"## {esc(L['agenda'])}", ""]
-    for i, a in enumerate(v["agenda"], 1):
-        speaker = f" ({esc(L['speaker'])}: {esc(a['speaker'])})" if a["speaker"] else ""
-        out.append(f"{i}. {esc(a['title'])}{speaker}")
+    for i, item in enumerate(v["agenda"], 1):
+        speaker = f" ({esc(L['speaker'])}: {esc(item['speaker'])})" if item["speaker"] else ""
+        out.append(f"{i}. {esc(item['title'])}{speaker}")
     out.append("")
 
     out += [f"## {esc(L['plenary'])}", ""] + _groups(v["plenary_groups"], L)
@@ -93,12 +107,14 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
         out += [f"### {i}. {esc(t['title'])}", ""]
         if t["speaker"]:
             out += [f"{esc(L['speaker'])}: {esc(t['speaker'])}", ""]
+        if t["description"]:
+            out += [esc_line(t["description"]), ""]
         if t["groups"]:
             out += [f"#### {esc(L['plenary'])}", ""] + _groups(t["groups"], L)
         for r in t["rooms"]:
             out += [f"#### {esc(L['room'])}: {esc(r['title'])}", ""] + _groups(r["groups"], L)
         if t["empty"]:
-            out += [f"_{esc(L['no_entries'])}_", ""]
+            out += _empty(L)
     if v["other_rooms"]:
         out += [f"### {esc(L['other_rooms'])}", ""]
         out += [_entry(e, L) for e in v["other_rooms"]] + [""]
@@ -108,14 +124,27 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
         out += [f"{i}. {esc(e['text'])} ({esc(e['room'])}, {e['at']})"
                 for i, e in enumerate(v["decisions"], 1)] + [""]
     else:
-        out += [f"_{esc(L['no_entries'])}_", ""]
+        out += _empty(L)
 
     out += [f"## {esc(L['actions'])}", ""]
     if v["actions"]:
         out += _table([L["who"], L["what"], L["until"], L["room"]],
                       [[e["assignee"], e["text"], e["due"], e["room"]] for e in v["actions"]])
     else:
-        out += [f"_{esc(L['no_entries'])}_", ""]
+        out += _empty(L)
+
+    out += [f"## {esc(L['open_questions'])}", ""]
+    items = [f"- {esc(e['text'])} ({esc(e['room'])}, {e['at']})" for e in v["questions"]]
+    items += [f"- {esc(q['text'])} ({esc(q['meta'])})" for q in v["qa_open"]]
+    out += (items + [""]) if items else _empty(L)
+
+    if v["answered"]:
+        out += [f"## {esc(L['answered_questions'])}", ""]
+        for q in v["answered"]:
+            out += [f"### {esc(q['text'])}", "",
+                    f"_{esc(q['meta'] + (', ' + q['at'] if q['at'] else ''))}_", "",
+                    f"**{esc(L['answer'])}:** {esc(q['answer']) or '_' + esc(L['no_answer']) + '_'}",
+                    ""]
 
     out += [f"## {esc(L['polls'])}", ""]
     for p in v["polls"]:
@@ -127,18 +156,18 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
             meta += f", {L['poll_mean']}: {p['mean']}"
         out += [f"_{esc(meta)}_", ""]
         if p["chart"]:
-            width = max((o["count"] for o in p["options"]), default=0) or 1
-            out += _table([L["option"], L["count"], L["share"], ""],
-                          [[o["label"], o["count"], f"{o['pct']} %",
-                            "█" * round(20 * o["count"] / width)] for o in p["options"]])
+            out += _table([L["option"], L["count"], L["share"]],
+                          [[o["label"], o["count"], o["pct"]] for o in p["options"]])
+        if p["share_note"]:
+            out += [f"_{esc(p['share_note'])}_", ""]
         if p["answers"]:
             out += [f"**{esc(L['poll_answers'])}**", ""]
-            out += [f"- {esc(a)}" for a in p["answers"]] + [""]
+            out += [f"- {esc(x)}" for x in p["answers"]] + [""]
         if p["votes"]:
             out += [f"**{esc(L['poll_votes'])}**", ""]
             out += _table([L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
     if not v["polls"]:
-        out += [f"_{esc(L['no_entries'])}_", ""]
+        out += _empty(L)
 
     out += [f"## {esc(L['breakouts'])}", ""]
     for r in v["rounds"]:
@@ -148,7 +177,7 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
         out += _table([L["room"], L["topic"], L["members"]],
                       [[x["title"], x["topic"], ", ".join(x["members"])] for x in r["rooms"]])
     if not v["rounds"]:
-        out += [f"_{esc(L['no_entries'])}_", ""]
+        out += _empty(L)
 
     if v["recordings"]:
         out += [f"## {esc(L['recordings'])}", ""]
@@ -158,6 +187,6 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
     out += [f"## {esc(L['appendix'])}: {esc(L['attendance'])}", ""]
     out += _table([L["name"], L["organization"], L["role"], f"{L['from']}–{L['to']}",
                    L["minutes"], L["speaking"]],
-                  [[a["name"], a["organization"], a["role"], ", ".join(a["intervals"]),
-                    a["minutes"], a["speaking"]] for a in v["attendance"]])
+                  [[x["name"], x["organization"], x["role"], ", ".join(x["intervals"]),
+                    x["minutes"], x["speaking"]] for x in v["attendance"]])
     return "\n".join(out).rstrip() + "\n"

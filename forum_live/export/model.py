@@ -12,6 +12,7 @@ from typing import Any
 from ..domain import polls
 from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
 from ..domain.model import EventState, RoomKind
+from ..domain.review import review_state
 from ..media.state import media_state, offset, recordings_public
 
 KIND_LABELS = {
@@ -32,9 +33,21 @@ def _minutes(value: str | None, until: str | None) -> int:
 
 
 def _entry(m: MinuteEntry) -> dict[str, Any]:
+    """An entry as the minutes print it. One taken from the chat keeps the chat line's
+    author as its author; who put it into the minutes is `recorded_by`."""
     d = m.public()
     d["auto"] = False
+    chat_author = (m.source or {}).get("author") if "chat" in (m.source or {}) else None
+    if chat_author:
+        d["recorded_by"] = d["author"]
+        d["author"] = {"id": chat_author.get("id"), "name": chat_author.get("name")}
     return d
+
+
+def _from_qa(m: MinuteEntry) -> bool:
+    """The one entry `questions.to_minutes` writes: its questions are printed, each with
+    its answer, under "answered questions" instead."""
+    return bool(m.source and "qa" in m.source)
 
 
 def _recording_offsets(recordings: list[dict[str, Any]]) -> Any:
@@ -98,7 +111,11 @@ def poll_results(s: EventState) -> list[dict[str, Any]]:
             "id": poll.id, "question": poll.question, "kind": poll.kind, "scope": poll.scope,
             "room": s.rooms[poll.room].title if poll.room in s.rooms else None,
             "anonymous": poll.anonymous, "closed_at": poll.closed_at, "voters": r["total"],
-            "options": [{"label": lbl, "count": n} for lbl, n in zip(labels, r["counts"])],
+            # share: of the people who voted (as the live UI), so a multiple-choice poll's
+            # shares can add up to more than 100 %
+            "options": [{"label": lbl, "count": n,
+                         "share": round(n / r["total"], 4) if r["total"] else 0.0}
+                        for lbl, n in zip(labels, r["counts"])],
             "mean": r.get("mean"), "answers": r.get("answers", []), "auto": True,
         }
         if "per_room" in r:
@@ -111,44 +128,108 @@ def poll_results(s: EventState) -> list[dict[str, Any]]:
     return out
 
 
+def _rooms_of_topic(s: EventState, topic: str, entries: list[MinuteEntry], annotate: Any
+                    ) -> list[dict[str, Any]]:
+    """The breakout rooms of a topic, one per title over all rounds (a room that is opened
+    again in the next round is the same group), only those with entries."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in s.rooms.values():
+        if r.topic != topic or r.kind is not RoomKind.BREAKOUT:
+            continue
+        own = [annotate(_entry(m)) for m in entries if m.room == r.id]
+        group = out.setdefault(r.title, {"id": r.id, "title": r.title, "entries": []})
+        group["entries"].extend(own)
+    for g in out.values():
+        g["entries"].sort(key=lambda e: (KIND_ORDER.index(e["kind"]), e["at"]))
+    return [g for g in out.values() if g["entries"]]
+
+
+def questions_from_qa(s: EventState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Q&A: the answered questions (in the order answered, each with the answer the
+    moderation wrote down during review) and those still open at the end."""
+    rv = review_state(s)
+    answered, still_open = [], []
+    for q in sorted(s.questions.values(), key=lambda q: (q.answered_at or q.at, q.at)):
+        item = {"id": q.id, "text": q.text, "asker": q.author_name, "votes": len(q.voters),
+                "asked_at": q.at, "answered_at": q.answered_at,
+                "answer": rv.answers.get(q.id)}
+        if q.status == "answered":
+            answered.append(item)
+        elif q.status == "open":
+            still_open.append(item)
+    return answered, still_open
+
+
+def header(s: EventState, attendance_: list[dict[str, Any]], entries: list[MinuteEntry]
+           ) -> dict[str, Any]:
+    """What the head of a Protokoll carries."""
+    rv = review_state(s)
+    names = {p.id: p.name for p in s.participants.values()}
+    firsts = [a["first_seen"] for a in attendance_ if a["first_seen"]]
+    lasts = [a["last_seen"] for a in attendance_ if a["last_seen"]]
+    takers: list[str] = []
+    for m in sorted(entries, key=lambda m: m.at):
+        if not _from_qa(m) and m.author_name not in takers:
+            takers.append(m.author_name)
+    for pid in sorted(s.minute_takers):
+        if names.get(pid) and names[pid] not in takers:
+            takers.append(names[pid])
+    moderation = sorted({a["name"] for a in attendance_ if a["role"] == "moderator"},
+                        key=str.lower)
+    return {"organizer": rv.header.get("organizer") or "",
+            "distribution": rv.header.get("distribution") or "",
+            "location": rv.header.get("location") or "",
+            "format": "online",
+            "planned_start": s.starts_at, "actual_start": min(firsts) if firsts else None,
+            "actual_end": s.ended_at or (max(lasts) if lasts else None),
+            "moderation": moderation, "minute_takers": takers,
+            "participants": len(attendance_)}
+
+
 def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The whole record of one event."""
+    """The whole record of one event (as a draft; an approved version is this model as it
+    was at approval, with `approval` filled in: see forum_live/domain/review.py)."""
     until = s.ended_at or None
     entries = sorted(s.minutes.values(), key=sort_key)
+    written = [m for m in entries if not _from_qa(m)]
     if recordings is None:  # the room recordings, and each entry's moment in them
         recordings = recordings_public(s)
     _at_recording = _recording_offsets(recordings)
     topics = []
     for t in s.topics.values():
-        rooms = [r for r in s.rooms.values() if r.topic == t.id and r.kind is RoomKind.BREAKOUT]
         topics.append({
             "id": t.id, "title": t.title, "speaker": t.speaker, "description": t.description,
-            "rooms": [{"id": r.id, "title": r.title,
-                       "entries": [_at_recording(_entry(m)) for m in entries if m.room == r.id]}
-                      for r in rooms],
-            "entries": [_at_recording(_entry(m)) for m in entries
+            "rooms": _rooms_of_topic(s, t.id, written, _at_recording),
+            "entries": [_at_recording(_entry(m)) for m in written
                         if m.topic == t.id and s.rooms[m.room].kind is RoomKind.PLENARY],
         })
-    plenary = [_at_recording(_entry(m)) for m in entries
+    plenary = [_at_recording(_entry(m)) for m in written
                if m.room == s.plenary_room and m.topic is None]
-    others = [_at_recording(_entry(m)) for m in entries
+    others = [_at_recording(_entry(m)) for m in written
               if m.room != s.plenary_room and s.rooms[m.room].topic is None]
+    people = attendance(s, until)
+    answered, qa_open = questions_from_qa(s)
     return {
         "event": {"id": s.id, "title": s.title, "description": s.description,
                   "starts_at": s.starts_at, "series": s.series, "status": s.status.value,
                   "created_at": s.created_at, "ended_at": s.ended_at},
+        "header": header(s, people, entries),
+        "approval": {"status": "draft", "version": None, "approved_at": None,
+                     "approved_by": None, "note": None, "changes": []},
         "agenda": [{"title": t.title, "speaker": t.speaker} for t in s.topics.values()],
         "plenary": plenary,
         "topics": topics,
         "other_rooms": others,
-        "decisions": [_at_recording(_entry(m)) for m in entries if m.kind == "decision"],
-        "actions": [_at_recording(_entry(m)) for m in entries if m.kind == "action"],
-        "questions": [_at_recording(_entry(m)) for m in entries if m.kind == "question"],
+        "decisions": [_at_recording(_entry(m)) for m in written if m.kind == "decision"],
+        "actions": [_at_recording(_entry(m)) for m in written if m.kind == "action"],
+        "questions": [_at_recording(_entry(m)) for m in written if m.kind == "question"],
+        "answered_questions": answered,
+        "qa_open": qa_open,
         "breakout_rounds": rounds(s),
         "polls": poll_results(s),
-        "attendance": attendance(s, until),
+        "attendance": people,
         "recordings": recordings or [],
         "counts": {"participants": len(s.participants),
-                   "entries": len(entries), "kinds": {k: sum(1 for m in entries if m.kind == k)
+                   "entries": len(written), "kinds": {k: sum(1 for m in written if m.kind == k)
                                                       for k in KIND_ORDER}},
     }
