@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Dialog, expect
 
 from tests.support.browser import Console, hellos, join, line, open_page, say
 from tests.support.live import ORGANIZER, LiveServer, auth, create_event
@@ -80,7 +80,18 @@ async def test_two_participants_chat_raise_hand_and_reload(
     await expect(line(anna, "Willkommen zurück")).to_have_count(1)
     await expect(anna.locator("#chat-lines .chat-line")).to_have_count(3)
 
-    # "Not you?" forgets the identity and asks again.
+    # "Not you?" asks first (dismissed: nothing happens), then forgets the identity.
+    questions: list[str] = []
+
+    async def answer(d: Dialog, accept: bool) -> None:
+        questions.append(d.message)
+        await (d.accept() if accept else d.dismiss())
+    anna.once("dialog", lambda d: answer(d, False))
+    await anna.get_by_role("button", name="Nicht Sie? Neu anmelden").click()
+    await expect(anna.locator("#live")).to_be_visible()
+    await expect(anna.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    assert questions and "Wirklich abmelden?" in questions[0], questions
+    anna.once("dialog", lambda d: answer(d, True))
     await anna.get_by_role("button", name="Nicht Sie? Neu anmelden").click()
     await expect(anna.locator("#join")).to_be_visible()
     await expect(anna.locator("#live")).to_be_hidden()

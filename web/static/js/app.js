@@ -19,9 +19,10 @@ import * as breakouts from "./breakouts.js";
 import * as polls from "./polls.js";
 import * as minutes from "./minutes.js";
 import * as media from "./media.js";
+import * as meeting from "./meeting.js";
 
 // Feature modules; later ones (breakouts, polls, minutes, media) are added to this list.
-const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation, media];
+const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation, media, meeting];
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;

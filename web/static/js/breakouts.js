@@ -341,9 +341,9 @@ export function install({ store, socket, notify }) {
           ? h("span", { class: "bo-pick__here" }, t("breakouts.you_are_here"))
           : h("button", { type: "button", class: "btn btn--primary btn--big", disabled: full,
             data: { fkey: `pick-${room.id}` },
-            attrs: { "aria-label": t("breakouts.choose_label", { n: i + 1, title: room.title }) },
+            attrs: { "aria-label": full ? null : t("breakouts.choose_label", { n: i + 1, title: room.title }) },
             on: { click: () => request("room.enter", { room: room.id }, pickError) } },
-          full ? t("breakouts.full") : t("breakouts.choose"))));
+          full ? t("breakouts.full") : t("breakouts.choose", { n: i + 1 }))));
     });
   }
 

@@ -6,6 +6,9 @@ import { $, clear, h, show, setText } from "./dom.js";
 import { t } from "./i18n.js";
 import { isModerator } from "./state.js";
 
+// What other modules may ask of the audio connection (the floor prompt, the ended state).
+export const audio = { joined: () => false, muted: () => false, join: () => {}, unmute: () => {}, leave: () => {} };
+
 export function install({ store, socket, onDirect }) {
   const el = {
     join: $("#media-join"), setup: $("#media-setup"), mic: $("#media-mic"), level: $("#media-level"),
@@ -234,31 +237,81 @@ export function install({ store, socket, onDirect }) {
     } catch (err) { fail("media.record_failed"); }
   });
 
-  // -- tiles -----------------------------------------------------------------------------
+  // -- tiles: one large on the stage (pinned, a screen share, or who speaks), the rest as a strip
+  const focusBox = $("#stage-focus");
+  const stageEmpty = $("#stage-empty");
+  const slidesView = $("#slides-view");
+  let pinned = null;   // tile key the person chose to see large
+  let lastSpeaker = null;
   function nameOf(pid) {
-    const p = store.ready && (store.model.participants || []).find?.((x) => x.id === pid);
+    const people = store.ready ? store.model.participants : null;
+    const p = people && typeof people.get === "function" ? people.get(pid) : null;
     return (p && p.name) || "";
   }
-  function tile(stream, label, pid, self) {
-    const video = h("video", { class: "media__video", autoplay: true, muted: true, playsInline: true });
-    video.srcObject = stream;
-    return h("figure", { class: `media__tile${pid && speaking.has(pid) ? " is-speaking" : ""}${self ? " media__tile--self" : ""}`, data: { participant: pid || "" } },
-      video, h("figcaption", {}, label));
-  }
-  function drawTiles() {
-    clear(el.tiles);
-    if (camTrack) el.tiles.append(tile(new MediaStream([camTrack]), t("media.you"), null, true));
+  const isMuted = (pid) => Boolean(store.ready && store.model.muted && store.model.muted.has(pid));
+  function tiles() {
+    const out = [];
+    if (camTrack) out.push({ key: "self", stream: new MediaStream([camTrack]), label: t("media.you"), pid: store.ready ? store.model.me.id : null, kind: "camera", self: true });
     for (const slot of layout) {
       if (!slot.participant || !remote.has(slot.mid)) continue;
-      const label = nameOf(slot.participant) + (slot.kind === "screen" ? ` (${t("media.screen_label")})` : "");
-      el.tiles.append(tile(remote.get(slot.mid), label, slot.participant, false));
+      const name = nameOf(slot.participant);
+      out.push({ key: `${slot.kind}:${slot.participant}`, stream: remote.get(slot.mid), pid: slot.participant, kind: slot.kind,
+        label: slot.kind === "screen" ? t("media.screen_of", { name }) : name });
     }
+    return out;
   }
+  function chooseFocus(all) {
+    const byKey = new Map(all.map((x) => [x.key, x]));
+    if (pinned && byKey.has(pinned)) return byKey.get(pinned);
+    const screen = all.find((x) => x.kind === "screen");
+    if (screen) return screen;
+    if (slidesView && !slidesView.hidden) return null;
+    const speaker = all.find((x) => x.kind === "camera" && !x.self && speaking.has(x.pid));
+    if (speaker) lastSpeaker = speaker.key;
+    if (lastSpeaker && byKey.has(lastSpeaker)) return byKey.get(lastSpeaker);
+    return all.find((x) => !x.self) || null;
+  }
+  function tile(x, large) {
+    const video = h("video", { class: "media__video", autoplay: true, muted: true, playsInline: true });
+    video.srcObject = x.stream;
+    const isPinned = pinned === x.key;
+    const pin = h("button", { type: "button", class: "btn btn--small media__pin", attrs: {
+      "aria-pressed": String(isPinned), "aria-label": t(isPinned ? "meeting.unpin_label" : "meeting.pin_label", { name: x.label }) },
+    on: { click: () => { pinned = isPinned ? null : x.key; drawTiles(); } } }, t(isPinned ? "meeting.unpin" : "meeting.pin"));
+    const muted = x.pid && isMuted(x.pid) ? h("span", { class: "media__muted" }, ` (${t("meeting.muted")})`) : null;
+    return h("figure", { class: `media__tile${large ? " media__tile--large" : ""}${x.pid && speaking.has(x.pid) ? " is-speaking" : ""}${x.self ? " media__tile--self" : ""}`,
+      data: { participant: x.pid || "", kind: x.kind, key: x.key }, attrs: large ? {} : { role: "listitem" } },
+    video, h("figcaption", {}, h("span", { class: "media__name" }, x.label), muted, pin));
+  }
+  function drawTiles() {
+    const all = tiles();
+    const focus = chooseFocus(all);
+    clear(el.tiles);
+    clear(focusBox);
+    if (focus) focusBox.append(tile(focus, true));
+    for (const x of all) if (x !== focus) el.tiles.append(tile(x, false));
+    show(focusBox, Boolean(focus));
+    show(el.tiles, all.length - (focus ? 1 : 0) > 0);
+    show(stageEmpty, !focus && (!slidesView || slidesView.hidden));
+  }
+  document.addEventListener("stage:change", drawTiles);
+  store.subscribe("media.muted", drawTiles);
+  store.subscribe("reset", drawTiles);
+  audio.joined = () => Boolean(pc);
+  audio.muted = () => muted;
+  audio.join = () => { if (!pc) el.join.click(); };
+  audio.unmute = () => { if (pc) setMuted(false); };
+  audio.leave = () => { if (pc) hangUp(true); };
 
   onDirect("media.offer", (f) => onOffer(f).catch(() => { fail("media.failed"); hangUp(true); }));
   onDirect("media.layout", (f) => { layout = f.slots || []; drawTiles(); });
   onDirect("media.speaking", (f) => {
     speaking = new Set(f.speakers || []);
+    const speaker = [...speaking].find((pid) => layout.some((x) => x.participant === pid && x.kind === "camera"));
+    if (speaker && !pinned && `camera:${speaker}` !== lastSpeaker && !layout.some((x) => x.kind === "screen")) {
+      lastSpeaker = `camera:${speaker}`;
+      drawTiles();
+    }
     for (const fig of el.tiles.querySelectorAll(".media__tile")) fig.classList.toggle("is-speaking", speaking.has(fig.dataset.participant));
     for (const li of document.querySelectorAll("[data-participant]")) li.classList.toggle("is-speaking", speaking.has(li.dataset.participant));
   });

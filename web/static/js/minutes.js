@@ -482,7 +482,6 @@ export function install({ store, socket, notify, session, eventId }) {
     drawChrome();
     for (const n of nodes.values()) n.version = null;
     redraw();
-    notify(t("minutes.event_ended"));
   });
   show(section, true);
 }

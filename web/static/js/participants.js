@@ -61,6 +61,7 @@ export function install({ store }) {
           p.id === me ? h("span", { class: "person__me" }, ` ${t("me_marker")}`) : null,
           p.organization ? h("span", { class: "person__org" }, p.organization) : null),
         moderator ? h("span", { class: "badge" }, t("role_moderator")) : null,
+        store.model.muted && store.model.muted.has(p.id) ? h("span", { class: "tag person__muted" }, t("meeting.muted")) : null,
         h("span", { class: p.online ? "visually-hidden" : "person__presence" },
           p.online ? t("people_online") : t("people_offline")),
         personExtras.map((fn) => fn(p)).filter(Boolean)));
@@ -70,5 +71,5 @@ export function install({ store }) {
   }
 
   for (const topic of ["reset", "participant.joined", "participant.left", "participant.role",
-    "participant.removed"]) store.subscribe(topic, redraw);
+    "participant.removed", "media.muted"]) store.subscribe(topic, redraw);
 }

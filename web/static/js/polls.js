@@ -298,8 +298,12 @@ export function install({ store, socket, notify }) {
         ui.error = null;
         ui.announce = poll.anonymous ? t("polls.counted_anonymous") : t("polls.counted");
         drawCard(poll.id, { voteArea: true });
+        // The form is gone: keep the keyboard on this card, at the confirmation.
+        const counted = cards.get(poll.id)?.li.querySelector(".poll-counted");
+        if (counted) { counted.tabIndex = -1; counted.focus(); }
       } catch (err) {
         submit.disabled = false;
+        requestAnimationFrame(() => cards.get(poll.id)?.li.querySelector(".poll-form button[type=submit]")?.focus());
         if (err.code === "conflict") {
           fail(ui, /closed/i.test(err.message) ? "polls.err_closed" : "polls.err_already");
         } else if (err.code === "forbidden") fail(ui, "polls.err_forbidden");
@@ -319,7 +323,7 @@ export function install({ store, socket, notify }) {
 
   function voteArea(it, ui) {
     const poll = it.poll;
-    const open = poll.status !== "closed";
+    const open = poll.status !== "closed" && model().event.status !== "ended";
     if (!canVote(poll)) {
       return h("p", { class: "poll-card__question" }, poll.question);
     }
@@ -453,11 +457,13 @@ export function install({ store, socket, notify }) {
     if (!it || !entry) return;
     const { li, ui, parts } = entry;
     const poll = it.poll;
-    const state = `${poll.status}|${it.voted}|${ui.changing}`;
-    li.classList.toggle("poll-card--closed", poll.status === "closed");
+    const ended = model().event.status === "ended";
+    const state = `${poll.status}|${it.voted}|${ui.changing}|${ended}`;
+    const closed = poll.status === "closed" || ended;
+    li.classList.toggle("poll-card--closed", closed);
     setText(parts.kicker, [t("polls.kicker"), t(`polls.kind_${poll.kind}`), poll.anonymous ? t("polls.anonymous_short") : t("polls.named_short")].join(" · "));
-    setText(parts.status, poll.status === "closed" ? t("polls.status_closed") : t("polls.status_open"));
-    parts.status.classList.toggle("badge--muted", poll.status === "closed");
+    setText(parts.status, closed ? t("polls.status_closed") : t("polls.status_open"));
+    parts.status.classList.toggle("badge--muted", closed);
     if (redoVote || ui.voteState !== state) {
       const hadFocus = parts.vote.contains(document.activeElement);
       clear(parts.vote).append(voteArea(it, ui));
@@ -518,6 +524,7 @@ export function install({ store, socket, notify }) {
   }
 
   store.subscribe("reset", () => { for (const e of cards.values()) e.ui.voteState = null; redraw(); });
+  store.subscribe("event.ended", () => { for (const id of cards.keys()) drawCard(id); });
   for (const kind of ["poll.opened", "poll.closed", "participant.moved", "breakouts.opened", "breakouts.closed"]) {
     store.subscribe(kind, redraw);
   }

@@ -25,6 +25,7 @@ export function install({ store, socket, notify }) {
     bar.append(h("button", {
       type: "button",
       class: `btn reaction reaction--${kind}`,
+      title: t(`reactions.${kind}`),
       data: { kind },
       on: { click: () => send(kind) },
     }, icon(kind), h("span", { class: "reaction__label" }, t(`reactions.${kind}`)), count));
