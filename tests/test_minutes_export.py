@@ -303,19 +303,21 @@ async def test_every_format_tells_the_same_story(server: LiveServer, tmp_path: P
     assert DECISION_PLENARY in paragraphs and XSS_TEXT in paragraphs
 
     # csv: attendance (organizer), polls (moderator token)
-    r = await download(server, f"/api/events/{eid}/attendance.csv", headers=auth())
+    r = await download(server, f"/api/events/{eid}/attendance.csv?lang=en", headers=auth())
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(r.content.decode(
+        "utf-8-sig")))}
     assert set(rows) == set(att)
-    assert rows["Ben Öztürk"]["last_seen"] == att["Ben Öztürk"]["last_seen"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T", rows["Ben Öztürk"]["last_seen"])
     assert rows["Anna Schmidt"]["minutes"] == str(att["Anna Schmidt"]["minutes"])
     assert rows[XSS_NAME]["organization"].startswith("'=")  # formula defused
-    r = await download(server, f"/api/events/{eid}/attendance.csv?excel=1", headers=auth())
-    assert r.content.startswith(b"\xef\xbb\xbf") and "name;organization;" in r.text
-    r = await download(server, f"/api/events/{eid}/polls.csv",
+    r = await download(server, f"/api/events/{eid}/attendance.csv", headers=auth())
+    assert r.content.startswith(b"\xef\xbb\xbf") and "Name;Organisation;" in r.text
+    r = await download(server, f"/api/events/{eid}/polls.csv?lang=en",
                        headers={"Authorization": f"Bearer {f['mod']['token']}"})
     assert r.status_code == 200
-    prow = [x for x in csv.DictReader(io.StringIO(r.text)) if x["room"] == "Gesamt"]
+    prow = [x for x in csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+            if x["room"] == "Total"]
     assert {(x["option"], x["count"]) for x in prow if x["kind"] == "single"} == {
         ("Glasfaser", "2"), ("Coworking", "0"), (XSS_OPTION, "1")}
 
@@ -523,14 +525,16 @@ async def test_user_text_is_inert_in_every_format(server: LiveServer, tmp_path: 
         for text in [*SHORT, LONG, *FORMULAS]:
             assert text in words, text
 
-        table = (await http.get(f"{base}/attendance.csv", headers=auth())).text
+        table = (await http.get(f"{base}/attendance.csv?lang=en", headers=auth())
+                 ).content.decode("utf-8-sig")
         orgs = {row["name"]: row["organization"] for row in csv.DictReader(io.StringIO(table))}
         assert orgs[XSS_NAME] == "'@SUM(1+1)"
         for i, formula in enumerate(FORMULAS):
             assert orgs[SHORT[i]] == "'" + formula
         assert set(orgs) >= set(SHORT)  # names come out as typed
         rows = list(csv.DictReader(io.StringIO(
-            (await http.get(f"{base}/polls.csv", headers=auth())).text)))
+            (await http.get(f"{base}/polls.csv?lang=en", headers=auth())).content.decode(
+                "utf-8-sig"))))
         options = {row["option"] for row in rows if row["question"] == SHORT[7]}
         assert options == set(SHORT) | {"'" + f for f in FORMULAS[:2]}
         assert not any(v[:1] in ("=", "+", "-", "@") for row in rows for v in row.values()

@@ -120,11 +120,17 @@ async def test_an_acknowledged_vote_survives_kill_9(tmp_path: Path) -> None:
         sp = await spawn(tmp_path / "data", port=sp.port)
         again = await Client.connect(sp, ev["id"], mod["token"])
         polls = {p["poll"]["id"]: p for p in again.ready["state"]["polls"]}  # type: ignore[index]
-        assert polls[anon]["results"]["counts"] == [2, 1]
         assert polls[named]["results"]["counts"] == [0, 3]
         voter = await Client.connect(sp, ev["id"], parts[0]["token"])
         twice = await voter.request("poll.vote", poll=anon, choice=1)
         assert twice["code"] == "conflict"  # the ballot box remembers who took part
+        # fewer than k (5) ballots: the anonymous counts show at close (issue 13)
+        assert polls[anon]["results"]["counts"] == [0, 0]
+        assert (await again.request("poll.close", poll=anon))["type"] == "ok"
+        final = await again.wait_for(lambda e: e["type"] == "poll.results"
+                                     and e["poll"] == anon and e["final"])
+        assert final["counts"] == [2, 1]
+
     finally:
         sp.proc.kill()
         sp.proc.wait(10)
@@ -205,9 +211,9 @@ async def test_anonymous_poll_leaves_no_link_between_voter_and_choice(
             if e["type"] == "poll.results":
                 assert p["participant"]["id"] not in blob
     async with server.http() as http:
-        r = await http.get(f"/api/events/{ev['id']}/polls.csv", headers=auth())
+        r = await http.get(f"/api/events/{ev['id']}/polls.csv?lang=en", headers=auth())
         assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
-        table = list(csv.DictReader(io.StringIO(r.text)))
+        table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert {row["option"] for row in table if row["poll"] == text_poll} == \
         {a for _, a in answers.values()}
     for row in table:

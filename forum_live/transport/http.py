@@ -170,6 +170,7 @@ def routes() -> list[Any]:
         Route("/api/events/{event_id}/polls.csv", minutes_http.polls_csv),
         Route("/api/events/{event_id}/attendance.csv", minutes_http.attendance_csv),
         Route("/api/events/{event_id}/minutes.{fmt}", minutes_http.minutes_download),
+        *minutes_http.routes(),  # review and approval (§7), tables.xlsx
         Route("/events/{event_id}/review", minutes_http.review_page),
         Route("/", index_page),
         Route("/organizer", organizer_page),

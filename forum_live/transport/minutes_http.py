@@ -12,20 +12,24 @@ from __future__ import annotations
 import copy
 import hmac
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from ..domain import setup
+from ..domain import review, setup
+from ..domain.commands import Body
 from ..domain.context import Context
-from ..domain.errors import NotFound, Unauthorized
+from ..domain.errors import Invalid, NotFound, Unauthorized
+from ..domain.model import Participant
 from ..domain.views import event_summary
-from ..export import model, tables
+from ..export import model, tables, versions
 from ..export.formats import FORMATS, filename
 from ..export.html import render_body
-from ..export.view import prepare
+from ..export.view import labels, prepare
 from .i18n import choose_language, page
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ class Access(Enum):
 
 
 NO_STORE = {"Cache-Control": "no-store"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _forum(request: Request) -> "Forum":
@@ -71,8 +76,18 @@ async def access(request: Request, event_id: str) -> tuple[Access, "EventRuntime
         rt = await forum.runtime(event_id)
         p = rt.state.participants.get(claims.participant)
         if p is not None and p.admitted:  # not a waiting guest, nor a removed/declined one
+            request.state.reviewer = p  # for `person`
             return (Access.MODERATOR if p.is_moderator else Access.PARTICIPANT), rt
     raise Unauthorized("a token of this event is needed")
+
+
+async def person(request: Request, event_id: str
+                 ) -> tuple[Access, "EventRuntime", Participant | None]:
+    """As `access`, with the participant record (None for the organizer)."""
+    who, rt = await access(request, event_id)
+    if who is Access.ORGANIZER:
+        return who, rt, None
+    return who, rt, request.state.reviewer
 
 
 def _lang(request: Request) -> str:
@@ -90,13 +105,23 @@ async def minutes_download(request: Request) -> Response:
         raise NotFound(f"no minutes format {request.path_params['fmt']!r}; one of "
                        + ", ".join(FORMATS))
     _, rt = await access(request, request.path_params["event_id"])
-    data = model.build(rt.state)  # on the loop: the state only changes there
+    data = _model(request, rt)  # on the loop: the state only changes there
     lang = _lang(request)
     if fmt.heavy:  # seconds of layout must not stall every socket of the server
         body = await run_in_threadpool(fmt.render, copy.deepcopy(data), lang)
     else:
         body = fmt.render(data, lang)
     return _attachment(body, fmt.media_type, filename(rt.state.title, rt.id, fmt.name))
+
+
+def _model(request: Request, rt: "EventRuntime") -> dict[str, Any]:
+    """The current minutes, or with `?version=N` that frozen approved version."""
+    raw = request.query_params.get("version")
+    if raw is None:
+        return versions.current(rt.state)
+    if not raw.isdigit() or len(raw) > 6:
+        raise Invalid("version: a whole number from 1")
+    return versions.frozen(rt.state, int(raw))
 
 
 async def _table_access(request: Request) -> "EventRuntime":
@@ -106,20 +131,27 @@ async def _table_access(request: Request) -> "EventRuntime":
     return rt
 
 
-def _excel(request: Request) -> bool:
-    return request.query_params.get("excel") in ("1", "true", "yes")
+def _table_lang(request: Request) -> str:
+    """German tables (`;`, German headers) unless `lang=en`; `excel=1` is kept as a no-op."""
+    return _lang(request)
 
 
 async def attendance_csv(request: Request) -> Response:
     rt = await _table_access(request)
-    return _attachment(tables.attendance_csv(rt.state, _excel(request)),
+    return _attachment(tables.attendance_csv(rt.state, _table_lang(request)),
                        "text/csv; charset=utf-8", f"anwesenheit-{rt.id}.csv")
 
 
 async def polls_csv(request: Request) -> Response:
     rt = await _table_access(request)
-    return _attachment(tables.polls_csv(rt.state, _excel(request)),
+    return _attachment(tables.polls_csv(rt.state, _table_lang(request)),
                        "text/csv; charset=utf-8", f"polls-{rt.id}.csv")
+
+
+async def tables_xlsx(request: Request) -> Response:
+    rt = await _table_access(request)
+    body = await run_in_threadpool(tables.workbook, rt.state, _table_lang(request))
+    return _attachment(body, XLSX, f"tabellen-{rt.id}.xlsx")
 
 
 async def end_event(request: Request) -> Response:
@@ -144,7 +176,9 @@ async def review_page(request: Request) -> Response:
         response.headers.update(NO_STORE)
         return response
     lang = choose_language(request)
-    view = prepare(model.build(rt.state), lang)
+    view = prepare(versions.current(rt.state), lang)
+    # Download links carry no token (contract §9): they go with the event's cookie. Only
+    # an old link that came with ?token= hands it on (its access-log lines are redacted).
     token = request.query_params.get("token") or ""
     formats = [{"name": n, "href": _href(event_id, f"minutes.{n}", token, lang)}
                for n in FORMATS]
@@ -162,3 +196,192 @@ def _href(event_id: str, name: str, token: str, lang: str) -> str:
     from urllib.parse import urlencode
     query = {"lang": lang, **({"token": token} if token else {})}
     return f"/api/events/{event_id}/{name}?{urlencode(query)}"
+
+
+# -- review and approval (contract §7; docs/protocol.md "Minutes review") ------------------
+ReviewText = Annotated[str, StringConstraints(max_length=4000)]
+ShortField = Annotated[str, StringConstraints(max_length=500)]
+
+
+class CommentIn(Body):
+    entry: Annotated[str, StringConstraints(max_length=64)] | None = None
+    text: ReviewText
+
+
+class ProposalIn(Body):
+    entry: Annotated[str, StringConstraints(max_length=64)]
+    text: ReviewText
+    reason: ReviewText | None = None
+
+
+class DecisionIn(Body):
+    decision: Literal["accept", "reject"]
+
+
+class AnswerIn(Body):
+    question: Annotated[str, StringConstraints(max_length=64)]
+    text: ReviewText
+
+
+class HeaderIn(Body):
+    organizer: ShortField | None = None
+    distribution: ShortField | None = None
+    location: ShortField | None = None
+
+
+class ApproveIn(Body):
+    note: ReviewText | None = None
+    by: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+async def _body(request: Request, model_: type[Any]) -> Any:
+    from .http import read_body  # http.py imports this module for its routes
+    return await read_body(request, model_)
+
+
+def _ctx(request: Request) -> Context:
+    return Context.current(_forum(request).settings.limits)
+
+
+def _require_organizer(who: Access) -> None:
+    if who is not Access.ORGANIZER:
+        raise Unauthorized("only the organizer does this")
+
+
+async def review_state_endpoint(request: Request) -> Response:
+    """GET /api/events/{id}/minutes/review: comments, proposals, versions, answers, header
+    and what the asker may do."""
+    who, rt, me = await person(request, request.path_params["event_id"])
+    body = review.review_view(rt.state)
+    body["versions"] = versions.listing(rt.state)
+    body["me"] = {"role": who.value,
+                  "may_comment": me is None or me.is_moderator or review.was_there(me),
+                  "may_decide": who is not Access.PARTICIPANT,
+                  "may_approve": who is Access.ORGANIZER}
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def versions_endpoint(request: Request) -> Response:
+    _, rt = await access(request, request.path_params["event_id"])
+    return JSONResponse(versions.listing(rt.state), headers=NO_STORE)
+
+
+async def approve_endpoint(request: Request) -> Response:
+    who, rt, _ = await person(request, request.path_params["event_id"])
+    _require_organizer(who)
+    body = await _body(request, ApproveIn)
+    s = rt.state
+    rv = review.review_state(s)
+    now = model.build(s)
+    changes = review.diff(rv.versions[-1].model, now) if rv.versions else []
+    by = body.by or rv.header.get("organizer") or labels(_lang(request))["organizer"]
+    [entry] = await rt.commit(review.approve(s, _ctx(request), by, body.note, now, changes))
+    return JSONResponse({"version": entry.data["version"], "approved_at": entry.at,
+                         "approved_by": by}, status_code=201)
+
+
+async def comment_endpoint(request: Request) -> Response:
+    _, rt, me = await person(request, request.path_params["event_id"])
+    body = await _body(request, CommentIn)
+    [entry] = await rt.commit(review.comment(rt.state, _ctx(request), me, body.entry,
+                                             body.text))
+    return JSONResponse(entry.data, status_code=201)
+
+
+async def proposal_endpoint(request: Request) -> Response:
+    _, rt, me = await person(request, request.path_params["event_id"])
+    body = await _body(request, ProposalIn)
+    [entry] = await rt.commit(review.propose(rt.state, _ctx(request), me, body.entry,
+                                             body.text, body.reason))
+    return JSONResponse(entry.data, status_code=201)
+
+
+async def decide_endpoint(request: Request) -> Response:
+    _, rt, me = await person(request, request.path_params["event_id"])
+    body = await _body(request, DecisionIn)
+    pid = request.path_params["proposal_id"]
+    await rt.commit(review.decide_proposal(rt.state, _ctx(request), me, pid,
+                                           body.decision == "accept"))
+    return JSONResponse({"proposal": review.review_state(rt.state).proposals[pid].public()})
+
+
+async def answer_endpoint(request: Request) -> Response:
+    _, rt, me = await person(request, request.path_params["event_id"])
+    body = await _body(request, AnswerIn)
+    await rt.commit(review.answer(rt.state, _ctx(request), me, body.question, body.text))
+    return JSONResponse({"question": body.question, "answer": body.text.strip()})
+
+
+async def header_endpoint(request: Request) -> Response:
+    who, rt, _ = await person(request, request.path_params["event_id"])
+    _require_organizer(who)
+    body = await _body(request, HeaderIn)
+    await rt.commit(review.set_header(rt.state, _ctx(request), body.model_dump()))
+    return JSONResponse({"header": dict(review.review_state(rt.state).header)})
+
+
+def routes() -> list[Route]:
+    base = "/api/events/{event_id}/minutes"
+    return [
+        Route(f"{base}/versions", versions_endpoint, methods=["GET"]),
+        Route(f"{base}/approve", approve_endpoint, methods=["POST"]),
+        Route(f"{base}/review", review_state_endpoint, methods=["GET"]),
+        Route(f"{base}/comments", comment_endpoint, methods=["POST"]),
+        Route(f"{base}/proposals", proposal_endpoint, methods=["POST"]),
+        Route(base + "/proposals/{proposal_id}", decide_endpoint, methods=["POST"]),
+        Route(f"{base}/answers", answer_endpoint, methods=["POST"]),
+        Route(f"{base}/header", header_endpoint, methods=["POST"]),
+        Route("/api/events/{event_id}/tables.xlsx", tables_xlsx, methods=["GET"]),
+    ]
+
+
+def _document() -> None:
+    """These routes in /openapi.json (openapi.EXTRA_PATHS)."""
+    from . import openapi as o
+
+    def body(model_: type[Body]) -> dict[str, Any]:
+        return {"required": True,
+                "content": {"application/json": {"schema": model_.model_json_schema()}}}
+
+    obj = o._json({"type": "object"}, "done")
+    pid = {"name": "proposal_id", "in": "path", "required": True, "schema": o.STR}
+    params = [o.EVENT_ID, o.TOKEN_QUERY]
+    posts = {
+        "approve": ("approve the current minutes as the next version (organizer)",
+                    o.ORGANIZER, ApproveIn, "201"),
+        "comments": ("comment on an entry (who took part, moderators, organizer)",
+                     o.EVENT_TOKEN, CommentIn, "201"),
+        "proposals": ("propose a correction of an entry (who took part, moderators, "
+                      "organizer)", o.EVENT_TOKEN, ProposalIn, "201"),
+        "answers": ("write down the answer to a Q&A question (moderators, organizer)",
+                    o.EVENT_TOKEN, AnswerIn, "200"),
+        "header": ("organizer, distribution, location of the Protokoll head (organizer)",
+                   o.ORGANIZER, HeaderIn, "200"),
+    }
+    base = "/api/events/{event_id}/minutes"
+    for name, (summary, security, model_, ok) in posts.items():
+        op = o._op(summary, security, {ok: obj, **o._errors(401, 403, 404, 409, 413, 422)},
+                   parameters=params, op_id=f"minutes_{name}")
+        op["requestBody"] = body(model_)
+        o.EXTRA_PATHS[f"{base}/{name}"] = {"post": op}
+    op = o._op("accept or reject a proposed correction (moderators, organizer)",
+               o.EVENT_TOKEN, {"200": obj, **o._errors(401, 403, 404, 409, 413, 422)},
+               parameters=[*params, pid], op_id="minutes_decide")
+    op["requestBody"] = body(DecisionIn)
+    o.EXTRA_PATHS[base + "/proposals/{proposal_id}"] = {"post": op}
+    o.EXTRA_PATHS[f"{base}/versions"] = {"get": o._op(
+        "approved versions and the draft, newest last (any token of this event)",
+        o.EVENT_TOKEN, {"200": o._json({"type": "array", "items": {"type": "object"}},
+                                       "versions"), **o._errors(401, 404)},
+        parameters=params, op_id="minutes_versions")}
+    o.EXTRA_PATHS[f"{base}/review"] = {"get": o._op(
+        "comments, proposals, versions, answers, header and what the asker may do",
+        o.EVENT_TOKEN, {"200": obj, **o._errors(401, 404)}, parameters=params,
+        op_id="minutes_review")}
+    o.EXTRA_PATHS["/api/events/{event_id}/tables.xlsx"] = {"get": o._op(
+        "polls and attendance as one workbook (organizer or a moderator token)",
+        o.EVENT_TOKEN, {"200": o._binary(XLSX, "xlsx"), **o._errors(401, 404)},
+        parameters=[*params, o.LANG_QUERY], op_id="tablesXlsx")}
+
+
+_document()
