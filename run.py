@@ -10,11 +10,13 @@ import argparse
 import gc
 import asyncio
 import logging
+import re
 import signal
 import socket
 import sys
 from pathlib import Path
 from types import FrameType
+from urllib.parse import unquote_plus
 
 import uvicorn
 
@@ -66,18 +68,69 @@ class Server(uvicorn.Server):
         gc.freeze()
 
 
+QUERY_PAIR = re.compile(r"([?&;])([^=&;\s\"?]+)=([^&;\s\"]*)")
+SECRET_NAMES = frozenset({"key", "token", "ticket"})
+
+
+def _redact_pair(m: re.Match[str]) -> str:
+    name = unquote_plus(m.group(2)).strip().lower()  # also `%6Bey=`, `Key =`
+    return f"{m.group(1)}{m.group(2)}=[redacted]" if name in SECRET_NAMES else m.group(0)
+
+
+def redact(text: str) -> str:
+    """The values of `key`, `token` and `ticket` query parameters replaced by `[redacted]`."""
+    return QUERY_PAIR.sub(_redact_pair, text) if "=" in text else text
+
+
+class RedactSecrets(logging.Filter):
+    """No token or invite key in the log (contract §9): an old link `/e/{id}?key=...` or
+    a download with `?token=...` still works, but its access-log line shows `[redacted]`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_redaction() -> None:
+    """On uvicorn's loggers and on every handler (a record of another logger that carries a
+    URL passes a handler too)."""
+    flt = RedactSecrets()
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error", ""):
+        logger = logging.getLogger(name)
+        logger.addFilter(flt)
+        for handler in logger.handlers:
+            handler.addFilter(flt)
+
+
 def serve(settings: Settings, log_level: str) -> None:
     app = create_app(settings)
     frame_room = max(4 * settings.limits.frame_max, 1 << 20)
+    # X-Forwarded-For/-Proto only from FORUM_TRUSTED_PROXIES (default: from nobody, so a
+    # visitor cannot pick their own address for the join limit)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             ws_max_size=frame_room, ws_per_message_deflate=False,
                             ws_ping_interval=settings.limits.ws_ping_interval_s,
                             ws_ping_timeout=settings.limits.ws_ping_timeout_s,
+                            proxy_headers=bool(settings.trusted_proxies),
+                            forwarded_allow_ips=list(settings.trusted_proxies),
                             lifespan="on", timeout_graceful_shutdown=5)
+    install_redaction()  # after uvicorn.Config set up its loggers
     server = Server(config, app)
     forum = app.state.forum
     print(f"forum-live on {settings.base_url}", flush=True)
-    print(f"organizer token: {forum.auth.organizer_token}", flush=True)
+    # The organizer token goes to the console once, when it was just made; never again
+    # (a console is often a log).
+    token_file = settings.data_dir / "organizer_token"
+    if settings.organizer_token:
+        print("organizer token: the one in FORUM_ORGANIZER_TOKEN", flush=True)
+    elif getattr(forum.auth, "token_created", False):
+        print(f"organizer token (shown once, kept in {token_file}): "
+              f"{forum.auth.organizer_token}", flush=True)
+    else:
+        print(f"organizer token: in {token_file}", flush=True)
     print(f"organizer page:  {settings.base_url}/organizer", flush=True)
     # uvicorn re-raises the signal that stopped it once it has shut down, which would make
     # the ordinary, graceful stop look like a kill (exit -15); SIGTERM fully handled exits 0.

@@ -46,9 +46,15 @@ class Limits:
     chat_history: int = 200  # chat lines per room in the ready state
     body_max: int = 256 * 1024  # bytes of an HTTP request body
     token_max_age_s: int = 30 * 24 * 3600
+    token_after_end_s: int = 30 * 24 * 3600  # tokens end this long after the event ended
     joins_per_event: int = 5000  # participants one event can register
-    join_rate: float = 5.0  # POST /join per client IP a second (token bucket) ...
-    join_burst: int = 20  # ... in bursts of 20; over it 429 rate_limited
+    # POST /join per client IP: a whole office behind one address (60 people clicking the
+    # link in the same minute) gets in at once; a flood is held to join_rate a second.
+    join_rate: float = 3.0  # a second (token bucket refill) ...
+    join_burst: int = 60  # ... in bursts of 60; over it 429 rate_limited with Retry-After
+    sockets_per_participant: int = 5  # open sockets of one person; one more is refused
+    anonymous_step: int = 5  # anonymous results change by >= this many ballots (or at close)
+
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,10 @@ class Settings:
     media_announced_address: str | None = None
     media_video_tiles: int = 6  # camera tiles besides the active speaker
     media_mix_max: int = 5  # loudest speakers mixed per room
+    # reverse proxies whose X-Forwarded-For/-Proto are believed (FORUM_TRUSTED_PROXIES,
+    # comma-separated addresses or networks); none by default
+    trusted_proxies: tuple[str, ...] = ()
+
 
     @property
     def db_path(self) -> Path:
@@ -120,7 +130,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
             a.strip() for a in env["FORUM_MEDIA_ICE_ADDRESSES"].split(",") if a.strip())
     if env.get("FORUM_MEDIA_ANNOUNCED_ADDRESS"):
         values["media_announced_address"] = env["FORUM_MEDIA_ANNOUNCED_ADDRESS"]
+    if env.get("FORUM_TRUSTED_PROXIES"):
+        values["trusted_proxies"] = tuple(
+            a.strip() for a in env["FORUM_TRUSTED_PROXIES"].split(",") if a.strip())
     if env.get("FORUM_MEDIA_ENABLED"):
+
         values["media_enabled"] = env["FORUM_MEDIA_ENABLED"].lower() not in ("0", "false", "no")
     limits: dict[str, Any] = {}
     for f in fields(Limits):

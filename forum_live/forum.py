@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
+from datetime import datetime
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,9 +18,12 @@ from .domain.errors import Forbidden, NotFound
 from .domain.model import Role
 from .live import EventRuntime
 from .store import Store
-from .transport.auth import Auth
+from .transport.auth import Auth, TokenClaims
 
 log = logging.getLogger(__name__)
+
+INVALID_INVITATION = "a valid invitation key is needed to join"
+CLOSE_REVOKED = 4401  # as for any token that is no longer valid: join again
 
 
 @dataclass
@@ -53,35 +58,78 @@ class Forum:
                     raise NotFound("no such event")
                 rt = await EventRuntime.load(self.store, event_id, self.settings.limits)
                 self.runtimes[event_id] = rt
+                # anonymous polls closed before a crash may not have been resealed yet
+                closed = [p.id for p in getattr(rt.state, "polls", {}).values()
+                          if p.anonymous and not p.open]
+                if closed:
+                    rt.tasks.add(task := asyncio.get_running_loop().create_task(
+                        self._reseal(event_id, closed), name=f"reseal-{event_id}"))
+                    task.add_done_callback(rt.tasks.discard)
                 for hook in self.on_runtime:
                     hook(rt)
         return rt
 
     async def join(self, event_id: str, body: JoinIn) -> tuple[str, dict[str, str]]:
         """Register a participant with an invite key; the key decides the role."""
-        row = await self.store.event_row(event_id)
-        if row is None:
-            raise NotFound("no such event")
+        row = await self.store.event_row(event_id) if len(event_id) <= 64 else None
         key = (body.key or "").encode()
-        if key and hmac.compare_digest(key, row["moderator_key"].encode()):
+        # An unknown event and a wrong key answer alike: event ids cannot be probed.
+        if row is None or not key:
+            raise Forbidden(INVALID_INVITATION)
+        if hmac.compare_digest(key, row["moderator_key"].encode()):
             role = Role.MODERATOR
-        elif key and hmac.compare_digest(key, row["participant_key"].encode()):
+        elif hmac.compare_digest(key, row["participant_key"].encode()):
             role = Role.PARTICIPANT
         else:
-            raise Forbidden("a valid invitation key is needed to join")
+            raise Forbidden(INVALID_INVITATION)
         rt = await self.runtime(event_id)
-        entries = setup.register(rt.state, Context.current(self.settings.limits), body, role)
-        await rt.commit(entries)
+        entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
         participant = entries[0].data["participant"]
-        token = self.auth.issue(event_id, participant["id"])
+        token = self.auth.issue(event_id, participant["id"], int(row.get("token_gen") or 0))
         return token, {"id": participant["id"], "name": participant["name"],
                        "role": participant["role"], "organization": participant["organization"],
                        "standing": participant["standing"]}
 
+    async def _reseal(self, event_id: str, poll_ids: list[str]) -> None:
+        await self.store.reseal(event_id, poll_ids)
+
+    async def verify_token(self, token: str, event_id: str) -> TokenClaims | None:
+        """A token that lets its holder in now: signed for this event and its current token
+        generation (not revoked), younger than `token_max_age_s`, and, once the event has
+        ended, not more than `token_after_end_s` past its end."""
+        if not token or len(token) > 1024 or len(event_id) > 64:
+            return None
+        row = await self.store.event_row(event_id)
+        if row is None:
+            return None
+        claims = self.auth.verify(token, event_id, int(row.get("token_gen") or 0))
+        if claims is None:
+            return None
+        rt = self.runtimes.get(event_id) or await self.runtime(event_id)
+        ended = rt.state.ended_at
+        if ended is not None:
+            end = datetime.fromisoformat(ended.replace("Z", "+00:00")).timestamp()
+            if time.time() > end + self.settings.limits.token_after_end_s:
+                return None
+        return claims
+
+    async def revoke_tokens(self, event_id: str) -> dict[str, str]:
+        """New invite keys and a new token generation: every link and token handed out so
+        far stops working; open sockets of the event are closed (4401)."""
+        rt = await self.runtime(event_id)  # 404 for no such event
+        await self.store.revoke_tokens(event_id, new_id(18), new_id(18))
+        await rt.close_all(CLOSE_REVOKED, "the organizer revoked every token of this event")
+        row = await self.store.event_row(event_id)
+        assert row is not None
+        return {"participant_key": row["participant_key"],
+                "moderator_key": row["moderator_key"], **self.links(row)}
+
     def links(self, row: dict[str, str]) -> dict[str, str]:
+        """Invitation links with the key in the fragment: browsers never send it, so no
+        server or proxy log sees it (contract §9)."""
         base = self.settings.base_url
-        return {"participant_url": f"{base}/e/{row['id']}?key={row['participant_key']}",
-                "moderator_url": f"{base}/e/{row['id']}?key={row['moderator_key']}"}
+        return {"participant_url": f"{base}/e/{row['id']}#key={row['participant_key']}",
+                "moderator_url": f"{base}/e/{row['id']}#key={row['moderator_key']}"}
 
     async def start(self) -> None:
         """Load the open events, so their breakout timers run (and catch up) right away."""

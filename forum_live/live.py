@@ -331,16 +331,37 @@ class ResultsPublisher:
 
     def on_commit(self, rt: EventRuntime, entries: list[Entry]) -> None:
         now = time.monotonic()
+        sealed: list[str] = []
         for e in entries:
             if e.kind in ("poll.voted", "poll.ballot"):
                 self.throttle.mark(e.data["poll"], now)
             elif e.kind == "poll.closed":
                 self.throttle.forget(e.data["poll"], now)
+                poll = rt.state.polls.get(e.data["poll"])
+                if poll is not None and poll.anonymous:
+                    sealed.append(poll.id)
+        if sealed:  # closed anonymous polls: no link at rest from here on (issue 13)
+            rt.tasks.add(task := asyncio.get_running_loop().create_task(
+                self._reseal(rt, sealed), name=f"reseal-{rt.id}"))
+            task.add_done_callback(rt.tasks.discard)
         if self.throttle.dirty and (self.task is None or self.task.done()):
             self.task = asyncio.get_running_loop().create_task(self._run(rt),
                                                                name=f"results-{rt.id}")
             rt.tasks.add(self.task)
             self.task.add_done_callback(rt.tasks.discard)
+
+    @staticmethod
+    async def _reseal(rt: EventRuntime, poll_ids: list[str]) -> None:
+        await rt.store.reseal(rt.id, poll_ids)
+
+    @staticmethod
+    def step_reached(poll: polls.Poll, k: int) -> bool:
+        """An anonymous poll's results move only once at least k ballots came in since the
+        last ones went out, so no change can be lined up with fewer than k voters."""
+        if not poll.anonymous:
+            return True
+        shown = (poll.published or {}).get("total", 0)
+        return len(poll.voters) - int(shown) >= k
 
     async def _run(self, rt: EventRuntime) -> None:
         while (due_at := self.throttle.next_due()) is not None:
@@ -349,10 +370,12 @@ class ResultsPublisher:
             entries = []
             for pid in self.throttle.take(time.monotonic()):
                 poll = rt.state.polls.get(pid)
-                if poll is not None and poll.open:
+                if poll is not None and poll.open and self.step_reached(
+                        poll, rt.limits.anonymous_step):
                     entries.append(polls.results_entry(rt.state, ctx, poll, final=False))
             if entries:
                 await rt.commit(entries)
+
 
 
 @dataclass

@@ -59,8 +59,10 @@ async def test_unknown_event_is_404(server: LiveServer) -> None:
         assert_error(await http.get("/api/events/nope", headers=auth()), 404, "not_found")
         assert_error(await http.get("/api/events/" + "x" * 500, headers=auth()), 404,
                      "not_found")
+        # joining answers an unknown event like a wrong key (issue 13: no probing of ids)
         assert_error(await http.post("/api/events/nope/join", json={"name": "A", "key": "k"}),
-                     404, "not_found")
+                     403, "forbidden")
+
 
 
 @pytest.mark.parametrize("body, field", [

@@ -189,8 +189,9 @@ async def test_demo_prints_links_and_is_created_once(tmp_path: Path, procs: list
         p = await start(procs, data, port, "--demo")
         out = p.output()
         assert f"http://127.0.0.1:{port}" in out
-        assert ORGANIZER in out
+        assert ORGANIZER not in out  # a console is often a log (issue 13)
         lines = [ln for ln in out.splitlines() if "/e/" in ln and "key=" in ln]
+
         assert len(lines) == 2, out
         links.append(lines)
         async with p.http() as http:
@@ -205,7 +206,8 @@ async def test_demo_prints_links_and_is_created_once(tmp_path: Path, procs: list
             for line, role in zip(lines, ("participant", "moderator")):
                 url = line.split()[-1]
                 assert role in line.lower()
-                event_id = url.split("/e/", 1)[1].split("?", 1)[0]
+                event_id = url.split("/e/", 1)[1].split("#", 1)[0]
+
                 key = url.split("key=", 1)[1]
                 r = await http.post(f"/api/events/{event_id}/join",
                                     json={"name": "Gast", "key": key})

@@ -57,13 +57,17 @@ async def test_delete_event_erases_everything_and_closes_its_sockets(server: Liv
                 ("GET", f"/api/events/{eid}/minutes.md", None),
                 ("GET", f"/api/events/{eid}/polls.csv", None),
                 ("GET", f"/api/events/{eid}/participants/{pat['participant']['id']}/export",
-                 None),
-                ("POST", f"/api/events/{eid}/join",
-                 {"name": "X", "key": ev["participant_key"]})]:
+                 None)]:
             r = await http.request(method, path, headers=h, json=body)
             assert r.status_code == 404, (method, path, r.status_code, r.text)
             assert r.json()["error"]["code"] == "not_found"
-        assert (await http.get(f"/e/{eid}")).status_code == 404
+        # joining and the event page answer as for any unknown event or wrong key (issue 13)
+        r = await http.post(f"/api/events/{eid}/join", json={"name": "X",
+                                                             "key": ev["participant_key"]})
+        assert r.status_code == 403
+        unknown = await http.get("/e/nosuchevent0")
+        page = await http.get(f"/e/{eid}")
+        assert page.text.replace(eid, "ID") == unknown.text.replace("nosuchevent0", "ID")
         listed = [e["id"] for e in (await http.get("/api/events", headers=h)).json()]
         assert eid not in listed and keep["id"] in listed
     async with websockets.connect(f"{server.ws_base}/ws/events/{eid}") as ws:

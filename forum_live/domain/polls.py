@@ -93,6 +93,8 @@ class Poll:
     counts: dict[str, Counter[str]] = field(default_factory=dict)  # room -> key -> n
     texts: dict[str, list[str]] = field(default_factory=dict)  # room -> answers
     ballots: dict[str, dict[str, Any]] = field(default_factory=dict)  # named: voter -> ballot
+    room_ballots: Counter[str] = field(default_factory=Counter)  # anonymous: room -> ballots
+    published: dict[str, Any] | None = None  # anonymous: the last journaled results
 
     @property
     def open(self) -> bool:
@@ -199,10 +201,47 @@ def word_cloud(answers: list[str], top: int = 40) -> list[list[Any]]:
     return [[w, n] for w, n in words.most_common(top)]
 
 
-def results(s: EventState, poll: Poll, final: bool) -> dict[str, Any]:
-    """The full results (never a delta): a client that missed an update loses nothing."""
+ROOM_BALLOTS = "#n"  # the ballot box's per-room ballot count (store/sqlite.py)
+
+
+def shown_rooms(poll: Poll, rooms: list[str], k: int) -> list[str]:
+    """The rooms whose results an anonymous poll may show: each with at least k ballots,
+    and the hidden ones together either none or at least k (else their sum would follow
+    from the total minus the shown rooms)."""
+    n = poll.room_ballots
+    hidden = [r for r in rooms if n.get(r, 0) < k]
+    shown = sorted((r for r in rooms if n.get(r, 0) >= k), key=lambda r: (n.get(r, 0), r))
+    while shown and 0 < sum(n.get(r, 0) for r in hidden) < k:
+        hidden.append(shown.pop(0))
+    return [r for r in rooms if r in shown]
+
+
+def results(s: EventState, poll: Poll, final: bool, k: int = 5) -> dict[str, Any]:
+    """The results anyone may see now (the ready state, the exports). A named poll: its
+    current counts. An anonymous poll: what was last journaled for it (`poll.results`,
+    which moves in steps of at least k ballots, or at close), all zero before that;
+    never the live counts, which may be fewer than k ballots ahead."""
+    if not poll.anonymous:
+        return tally(s, poll, final, k)
+    if poll.published is not None and (poll.open or poll.published.get("final")):
+        return dict(poll.published)
+    if not poll.open:  # closed, but its final results are not journaled yet
+        return tally(s, poll, True, k)
+    empty = Poll(poll.id, poll.scope, poll.room, poll.rooms, poll.question, poll.kind,
+                 poll.options, poll.scale, poll.max_choices, poll.anonymous, poll.results,
+                 poll.created_by, poll.created_at, poll.closed_at)
+    return tally(s, empty, final, k)
+
+
+def tally(s: EventState, poll: Poll, final: bool, k: int = 5) -> dict[str, Any]:
+    """The full results (never a delta): a client that missed an update loses nothing.
+
+    Anonymous polls show per-room results only in the final results, and only for rooms
+    that `shown_rooms` lets through (k = the `anonymous_step` limit)."""
     keys = poll.keys()
     rooms = poll.rooms if poll.scope == "all_breakouts" else []
+    if poll.anonymous and rooms:
+        rooms = shown_rooms(poll, rooms, k) if final else []
     total: Counter[str] = Counter()
     for c in poll.counts.values():
         total.update(c)
@@ -219,6 +258,8 @@ def results(s: EventState, poll: Poll, final: bool) -> dict[str, Any]:
     if poll.kind == "text":
         body["answers"] = sorted(answers, key=str.lower)  # not in arrival order
         body["words"] = word_cloud(answers)
+    if poll.anonymous and poll.scope == "all_breakouts":
+        body["per_room_min"] = k  # rooms with fewer ballots are not shown on their own
     if rooms:
         body["per_room"] = {
             r: ({"counts": [poll.counts.get(r, Counter()).get(k, 0) for k in keys]}
@@ -233,7 +274,7 @@ def results_entry(s: EventState, ctx: Context, poll: Poll, final: bool,
     aud, room = audience(poll)
     if not final and poll.results == "on_close":
         aud = Audience.MODERATORS
-    data = results(s, poll, final)
+    data = tally(s, poll, final, ctx.limits.anonymous_step)
     if shown:
         data["shown"] = True
     return Entry("poll.results", data, ctx.at, room=room, audience=aud)
@@ -369,14 +410,28 @@ def _ballot(s: EventState, e: Entry) -> None:
     poll = s.polls.get(e.data["poll"])
     if poll is not None:
         poll.add(e.data["room"], e.data.get("keys") or [], e.data.get("text"))
+        poll.room_ballots[e.data["room"]] += 1
 
 
 @register_apply("poll.tally")
 def _tally(s: EventState, e: Entry) -> None:
     """Counts of anonymous polls, read back from the ballot box at start."""
     poll = s.polls.get(e.data["poll"])
-    if poll is not None:
+    if poll is None:
+        return
+    if e.data["key"] == ROOM_BALLOTS:
+        poll.room_ballots[e.data["room"]] += e.data["n"]
+    else:
         poll.counts.setdefault(e.data["room"], Counter())[e.data["key"]] += e.data["n"]
+
+
+@register_apply("poll.results")
+def _results(s: EventState, e: Entry) -> None:
+    """What an anonymous poll has shown: the ready state shows that, not the live counts,
+    which may be fewer than k ballots ahead (issue 13)."""
+    poll = s.polls.get(e.data["poll"])
+    if poll is not None and poll.anonymous:
+        poll.published = e.data
 
 
 @register_apply("poll.closed")

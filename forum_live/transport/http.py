@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 import time
+from urllib.parse import quote, urlencode
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..domain.commands import EventIn, JoinIn
-from ..domain.errors import Invalid, NotFound, RateLimited, TooLarge, Unauthorized
+from ..domain.errors import Invalid, RateLimited, TooLarge, Unauthorized
 from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
-from ..protocol import describe
+from ..protocol import describe, unstorable
 from . import minutes_http, openapi, privacy
+from .errors import error_response
 from .i18n import page
 
 if TYPE_CHECKING:
@@ -46,6 +49,9 @@ async def read_body(request: Request, model: type[M]) -> M:
         raise Invalid("body: not valid JSON") from None
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
+    problem = unstorable(data)
+    if problem:
+        raise Invalid(problem)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -99,13 +105,20 @@ def download(body: str | bytes, media_type: str, filename: str) -> Response:
 JOIN_BUCKETS_MAX = 10000  # client addresses remembered; the full (idle) ones go first
 
 
-def _join_rate_check(request: Request) -> None:
-    """Joins per client IP: a token bucket (`join_rate`/`join_burst`), 429 when empty."""
+def client_ip(request: Request) -> str:
+    """The client's address. Behind a reverse proxy the server (run.py: uvicorn's proxy
+    headers) takes it from X-Forwarded-For only when the peer is in FORUM_TRUSTED_PROXIES."""
+    return request.client.host if request.client else "?"
+
+
+def _join_wait(request: Request) -> float:
+    """Joins per client IP: a token bucket (`join_rate`/`join_burst`). 0 when this join
+    may go ahead, else the seconds until the bucket holds a token again."""
     limits = forum_of(request).settings.limits
     buckets: dict[str, TokenBucket] | None = getattr(request.app.state, "join_buckets", None)
     if buckets is None:
         buckets = request.app.state.join_buckets = {}
-    ip = request.client.host if request.client else "?"
+    ip = client_ip(request)
     now = time.monotonic()
     bucket = buckets.get(ip)
     if bucket is None:
@@ -114,20 +127,72 @@ def _join_rate_check(request: Request) -> None:
                         if b.tokens + (now - b.stamp) * b.rate >= b.burst]:
                 del buckets[key]
         bucket = buckets[ip] = TokenBucket(limits.join_rate, limits.join_burst)
-    if not bucket.take(now):
-        raise RateLimited(f"too many joins from this address: at most {limits.join_rate:g} "
-                          "a second")
+    if bucket.take(now):
+        return 0.0
+    return max(0.0, (1.0 - bucket.tokens) / bucket.rate) if bucket.rate > 0 else 60.0
 
 
 async def join_event(request: Request) -> Response:
     forum = forum_of(request)
     event_id = request.path_params["event_id"]
-    _join_rate_check(request)
-    if await forum.store.event_row(event_id) is None:
-        raise NotFound("no such event")
+    wait = _join_wait(request)
+    if wait:
+        # Many people behind one address (an office) are told when to come back; the
+        # join page waits that long (plus a little jitter) and tries again by itself.
+        limits = forum.settings.limits
+        response = error_response(429, RateLimited.code, (
+            f"too many joins from this address: at most {limits.join_rate:g} a second; "
+            "try again shortly"))
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
     body = await read_body(request, JoinIn)
-    token, participant = await forum.join(event_id, body)
-    return JSONResponse({"token": token, "participant": participant})
+    token, participant = await forum.join(event_id, body)  # 403 for a wrong key or event
+    return JSONResponse({"token": token, "participant": participant},
+                        headers=minutes_http.NO_STORE)
+
+
+TOKEN_COOKIE = "forum_token"
+
+
+def _cookie_paths(event_id: str) -> tuple[str, str]:
+    return f"/events/{quote(event_id, safe='')}", f"/api/events/{quote(event_id, safe='')}"
+
+
+async def open_session(request: Request) -> Response:
+    """Exchange a bearer token (header) for an HttpOnly, SameSite=Strict cookie scoped to
+    this event's pages and downloads, so review and download links carry no token in
+    their URL (contract §9)."""
+    event_id = request.path_params["event_id"]
+    forum = forum_of(request)
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.startswith("Bearer ") else ""
+    # any valid token of this event (a guest in the waiting room too: what the cookie
+    # opens is decided when it is used)
+    if not forum.auth.is_organizer(header) and await forum.verify_token(token,
+                                                                        event_id) is None:
+        raise Unauthorized("send a token of this event as Authorization: Bearer <token>")
+    response = Response(status_code=204, headers=minutes_http.NO_STORE)
+    for path in _cookie_paths(event_id):
+        response.set_cookie(TOKEN_COOKIE, token, path=path, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+async def close_session(request: Request) -> Response:
+    """Forget the cookie of `open_session` (the "not me" button)."""
+    response = Response(status_code=204, headers=minutes_http.NO_STORE)
+    for path in _cookie_paths(request.path_params["event_id"]):
+        response.delete_cookie(TOKEN_COOKIE, path=path, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+    return response
+
+
+async def revoke_tokens(request: Request) -> Response:
+    """Organizer: new invite keys, every token of the event ends, its sockets close."""
+    require_organizer(request)
+    forum = forum_of(request)
+    out = await forum.revoke_tokens(request.path_params["event_id"])
+    return JSONResponse(out, headers=minutes_http.NO_STORE)
 
 
 async def healthz(request: Request) -> Response:
@@ -144,13 +209,17 @@ async def organizer_page(request: Request) -> Response:
 
 
 async def event_page(request: Request) -> Response:
-    forum = forum_of(request)
+    """The same page for every id: the key travels in the fragment, so the server cannot
+    tell a wrong key, and an unknown event must not look different (no probing of ids).
+    An old link `/e/{id}?key=...` is sent on to the fragment form."""
     event_id = request.path_params["event_id"]
-    row = await forum.store.event_row(event_id)
-    if row is None:
-        return page(request, "index.html", status_code=404,
-                    extra={"not_found": True})
-    return page(request, "event.html", extra={"event_id": event_id, "event_title": row["title"]})
+    key = request.query_params.get("key")
+    if key is not None:
+        rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "key"])
+        target = (f"/e/{quote(event_id, safe='')}{'?' + rest if rest else ''}"
+                  f"#key={quote(key, safe='')}")
+        return RedirectResponse(target, status_code=303, headers=minutes_http.NO_STORE)
+    return page(request, "event.html", extra={"event_id": event_id, "event_title": ""})
 
 
 def routes() -> list[Any]:
@@ -161,6 +230,9 @@ def routes() -> list[Any]:
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
         Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
+        Route("/api/events/{event_id}/session", open_session, methods=["POST"]),
+        Route("/api/events/{event_id}/session", close_session, methods=["DELETE"]),
+        Route("/api/events/{event_id}/revoke", revoke_tokens, methods=["POST"]),
         Route("/api/events/{event_id}/end", minutes_http.end_event, methods=["POST"]),
         # GDPR: erase an event, export one participant's data (organizer)
         Route("/api/events/{event_id}", privacy.delete_event, methods=["DELETE"]),

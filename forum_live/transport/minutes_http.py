@@ -56,9 +56,12 @@ def _tokens(request: Request) -> list[str]:
     header = request.headers.get("authorization") or ""
     if header.startswith("Bearer "):
         out.append(header[7:].strip())
-    query = request.query_params.get("token")
+    query = request.query_params.get("token")  # old links; redacted from the access log
     if query:
         out.append(query.strip())
+    cookie = request.cookies.get("forum_token")  # POST /api/events/{id}/session (§9)
+    if cookie:
+        out.append(cookie.strip())
     return [t for t in out if t and len(t) < 1024]
 
 
@@ -70,7 +73,7 @@ async def access(request: Request, event_id: str) -> tuple[Access, "EventRuntime
     if any(hmac.compare_digest(t.encode(), organizer) for t in tokens):
         return Access.ORGANIZER, await forum.runtime(event_id)
     for token in tokens:
-        claims = forum.auth.verify(token, event_id)
+        claims = await forum.verify_token(token, event_id)
         if claims is None:
             continue
         rt = await forum.runtime(event_id)
@@ -177,6 +180,8 @@ async def review_page(request: Request) -> Response:
         return response
     lang = choose_language(request)
     view = prepare(versions.current(rt.state), lang)
+    # Download links carry no token (contract §9): they go with the event's cookie. Only
+    # an old link that came with ?token= hands it on (its access-log lines are redacted).
     # Download links carry no token (contract §9): they go with the event's cookie. Only
     # an old link that came with ?token= hands it on (its access-log lines are redacted).
     token = request.query_params.get("token") or ""

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
 
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..domain.commands import Command, Hello, Ping, StateSync
 from ..domain.reactions import ReactionSend
-from ..domain.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from ..domain.errors import DomainError, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from ..hub import CLOSE_UNAUTHORIZED, Connection
 from ..protocol import error_frame, ok_frame, parse_frame
 
@@ -20,17 +22,43 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CLOSE_TOO_MANY = 4429  # too many sockets of one participant at once
+
+
 CLOSE_NOT_FOUND = 4404
 CLOSE_HELLO_TIMEOUT = 4408
 
 
+def _origin_tuple(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin or base URL, the port made explicit."""
+    try:
+        u = urlsplit(url.strip())
+        port = u.port
+    except ValueError:
+        return None
+    scheme = u.scheme.lower()
+    if scheme not in ("http", "https") or not u.hostname:
+        return None
+    return scheme, u.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 def origin_allowed(ws: WebSocket) -> bool:
-    """Browsers send Origin; it must be this server. Non-browser clients send none."""
+    """Browsers send Origin; it must be this server, compared by scheme, host and port:
+    the address the socket was opened on, or FORUM_PUBLIC_URL. Non-browser clients send
+    none."""
     origin = ws.headers.get("origin")
-    if not origin:
+    if origin is None:
         return True
-    host = ws.headers.get("host", "")
-    return origin.split("://", 1)[-1].rstrip("/") == host
+    theirs = _origin_tuple(origin)
+    if theirs is None:  # "null", garbage, a path or a user part: refused
+        return False
+    scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
+    allowed = {_origin_tuple(f"{scheme}://{ws.headers.get('host', '')}")}
+    public = ws.app.state.settings.public_url
+    if public:
+        allowed.add(_origin_tuple(public))
+    return theirs in allowed and origin.strip().rstrip("/").count("/") == 2
+
 
 
 async def _receive_text(ws: WebSocket) -> str | bytes | None:
@@ -74,7 +102,9 @@ async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None) -> Non
             err = Unauthorized("the first frame must be hello with a token")
         elif err is not None:  # a hello without a usable token is a bad token (contract §4)
             err = Unauthorized(err.message)
-        claims = forum.auth.verify(cmd.token, event_id) if isinstance(cmd, Hello) else None
+        claims = (await forum.verify_token(cmd.token, event_id)
+                  if isinstance(cmd, Hello) else None)
+
         try:
             rt = await forum.runtime(event_id)
         except NotFound as e:
@@ -91,7 +121,14 @@ async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None) -> Non
             await ws.send_text(error_frame(ref, err or Unauthorized("unauthorized")))
             await ws.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
             return
+        if rt.hub.count(claims.participant) >= limits.sockets_per_participant:
+            await ws.send_text(error_frame(ref, RateLimited(
+                f"at most {limits.sockets_per_participant} open sockets (tabs) per person: "
+                "close another tab of this event")))
+            await ws.close(code=CLOSE_TOO_MANY, reason="too many sockets")
+            return
         await _serve(ws, forum, rt, claims.participant, cmd.resume_from, raw_send)
+
     except WebSocketDisconnect:
         return
 

@@ -1,10 +1,10 @@
-// Entry of the event page (/e/{id}?key=KEY): join form, then the live view.
+// Entry of the event page (/e/{id}#key=KEY): join form, then the live view.
 
 import { $, show, setText } from "./dom.js";
 import { loadCatalog, t } from "./i18n.js";
 import { Store, installCore } from "./state.js";
 import { EventSocket, socketUrl } from "./socket.js";
-import { forgetSession, join, loadSession, saveSession } from "./session.js";
+import { closeCookieSession, forgetSession, inviteKeyOf, joinPatiently, loadSession, openCookieSession, saveSession } from "./session.js";
 import * as chat from "./chat.js";
 import * as hands from "./hands.js";
 import * as participants from "./participants.js";
@@ -26,7 +26,12 @@ const MODULES = [agenda, participants, hands, chat, breakouts, polls, minutes, l
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;
-const inviteKey = new URLSearchParams(location.search).get("key") || "";
+const inviteKey = inviteKeyOf(location);
+// The language switch is rendered by the server, which never sees the fragment: keep it.
+for (const a of document.querySelectorAll(".lang-switch a")) {
+  if (location.hash) a.setAttribute("href", a.getAttribute("href").split("#")[0] + location.hash);
+}
+
 
 const store = new Store();
 let socket = null;
@@ -97,7 +102,12 @@ ui.joinForm.addEventListener("submit", async (ev) => {
   ui.joinSubmit.disabled = true;
   setText(ui.joinSubmit, t("join_working"));
   try {
-    const result = await join(eventId, inviteKey, name, ui.joinOrg.value.trim());
+    const result = await joinPatiently(eventId, inviteKey, name, ui.joinOrg.value.trim(),
+      (seconds) => {  // many people joining from one address: the server asks to wait
+        setText(ui.joinError, t("join_busy", { seconds }));
+        show(ui.joinError, true);
+      });
+    joinError(null);
     session = { token: result.token, participant: result.participant };
     saveSession(eventId, inviteKey, session);
     startLive();
@@ -113,6 +123,7 @@ ui.joinForm.addEventListener("submit", async (ev) => {
 ui.notMe.addEventListener("click", () => {
   stopLive();
   forgetSession(eventId, inviteKey);
+  closeCookieSession(eventId);
   session = null;
   ui.joinName.value = "";
   ui.joinOrg.value = "";
@@ -158,6 +169,7 @@ function startLive() {
   show(ui.live, true);
   setText(ui.meName, session.participant.name);
   show(ui.meBox, true);
+  openCookieSession(eventId, session.token);
   socket = new EventSocket({
     url: socketUrl(eventId),
     token: session.token,

@@ -387,7 +387,9 @@ export function install({ store, socket, notify, session, eventId }) {
       : t("minutes.where_room", { title: room.title, topic: topicOf ? topicOf.title : room.title }));
     const s = session();
     if (s && s.token) {
-      review.href = `/events/${encodeURIComponent(eventId)}/review?token=${encodeURIComponent(s.token)}&lang=${encodeURIComponent(pageLang())}`;
+      // no token in the URL (contract §9): the event's cookie (POST .../session) lets it in
+      review.href = `/events/${encodeURIComponent(eventId)}/review?lang=${encodeURIComponent(pageLang())}`;
+
     }
     const may = m.minutesAccess.may_write && !(ended() && !moderator());
     show(addForm, may);
