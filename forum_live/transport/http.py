@@ -17,7 +17,7 @@ from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, RateLimited, TooLarge, Unauthorized
 from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
-from ..protocol import describe, unstorable
+from ..protocol import describe
 from . import minutes_http, openapi, privacy
 from .errors import error_response
 from .i18n import page
@@ -49,9 +49,6 @@ async def read_body(request: Request, model: type[M]) -> M:
         raise Invalid("body: not valid JSON") from None
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
-    problem = unstorable(data)
-    if problem:
-        raise Invalid(problem)
     try:
         return model.model_validate(data)
     except ValidationError as e:
