@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import shutil
 import subprocess
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from docx import Document
 from docx.oxml.ns import qn
 from markdown_it import MarkdownIt
@@ -359,3 +362,33 @@ async def test_review_and_approval(server: LiveServer) -> None:
         assert r.status_code == 201 and r.json()["version"] == 2
         md2 = (await http.get(f"{base}/minutes.md", headers=anna, params={"version": "2"})).text
         assert "Änderungen gegenüber Version 1" in md2 and "Freigegeben am" in md2
+
+
+async def test_libreoffice_reads_the_docx(server: LiveServer, tmp_path: Path) -> None:
+    """The Word document converted by LibreOffice (as a district office opens it): the text
+    is all there, header words are not split over lines, no █ bars. Skipped only where
+    LibreOffice is missing outside CI (.ci/run installs it)."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("soffice is missing in CI (.ci/run installs libreoffice-writer-nogui)")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    f = await forum(server)
+    raw = (await get(server, f"/api/events/{f['ev']['id']}/minutes.docx")).content
+    src = tmp_path / "protokoll.docx"
+    src.write_bytes(raw)
+    profile = tmp_path / "lo-profile"  # its own profile: no clash with another soffice
+    subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "protokoll.pdf"), "-"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    flat = " ".join(text.split())
+    for t in ("Protokoll", "Entwurf", "Veranstalter", "Landratsamt Wunsiedel", "Tagesordnung",
+              "Beschlüsse", DECISION, "Beantwortete Fragen", QA_ANSWERED, "Aufgaben",
+              ROOM_NOTE, "Anhang: Anwesenheit", "Anna Schmidt", "2,33"):
+        assert t in flat, t
+    for header_word in ("Organisation", "Antwortmöglichkeit", "Minuten", "Redezeit"):
+        assert re.search(rf"\b{header_word}\b", text), header_word  # not split in a column
+    assert "█" not in text
+    assert re.search(r"^\s*1\.\s+" + re.escape(DECISION), text, re.M)  # restarts at 1
