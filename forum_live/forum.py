@@ -83,7 +83,8 @@ class Forum:
         else:
             raise Forbidden(INVALID_INVITATION)
         rt = await self.runtime(event_id)
-        entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
+        entries = setup.register(rt.state, Context.current(self.settings.limits), body, role)
+        await rt.commit(entries)
         participant = entries[0].data["participant"]
         token = self.auth.issue(event_id, participant["id"], int(row.get("token_gen") or 0))
         return token, {"id": participant["id"], "name": participant["name"],
