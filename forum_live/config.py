@@ -45,6 +45,9 @@ class Limits:
     resume_window: int = 10000  # entries kept in memory for resume; older -> full state
     chat_history: int = 200  # chat lines per room in the ready state
     body_max: int = 256 * 1024  # bytes of an HTTP request body
+    slides_max_bytes: int = 30 * 1024 * 1024  # bytes of one uploaded PDF of impulse slides
+    slides_max_pages: int = 80  # pages of one PDF of slides
+    slides_px: int = 1600  # pixels on the long side of a rendered slide
     token_max_age_s: int = 30 * 24 * 3600
     token_after_end_s: int = 30 * 24 * 3600  # tokens end this long after the event ended
     joins_per_event: int = 5000  # participants one event can register

@@ -14,4 +14,5 @@ from . import floor as _floor  # noqa: F401
 from . import qa as _qa  # noqa: F401
 from . import reactions as _reactions  # noqa: F401
 from . import timers as _timers  # noqa: F401
+from . import slides as _slides  # noqa: F401  (impulse slides, §10)
 from . import review as _review  # noqa: F401  (minutes review and approval)

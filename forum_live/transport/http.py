@@ -220,6 +220,7 @@ async def event_page(request: Request) -> Response:
 
 
 def routes() -> list[Any]:
+    from .. import slides  # impulse slides (§10); imported here: it uses minutes_http
     return [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi.openapi_endpoint),
@@ -240,6 +241,7 @@ def routes() -> list[Any]:
         Route("/api/events/{event_id}/attendance.csv", minutes_http.attendance_csv),
         Route("/api/events/{event_id}/minutes.{fmt}", minutes_http.minutes_download),
         *minutes_http.routes(),  # review and approval (§7), tables.xlsx
+        *slides.routes(),
         Route("/events/{event_id}/review", minutes_http.review_page),
         Route("/", index_page),
         Route("/organizer", organizer_page),

@@ -10,31 +10,14 @@ participant's and the moderator's page in their main states."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.support.axe import axe_violations
 from tests.support.browser import Console, join, open_page, say
 from tests.support.live import Client, LiveServer, create_event, join as api_join
 
 pytestmark = pytest.mark.browser
-
-AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-async def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """Run axe-core (vendored from the npm package) on the page as it is now."""
-    if not await page.evaluate("typeof window.axe === 'object'"):
-        await page.evaluate(AXE)  # evaluated through the devtools protocol: the page's CSP allows it
-    result = await page.evaluate(
-        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags},"
-        " rules: {'label-content-name-mismatch': {enabled: true}}})).violations"
-        ".map((v) => ({id: v.id, nodes: v.nodes.map((n) => n.target.join(' ') + ' :: ' + n.failureSummary)}))",
-        AXE_TAGS)
-    return list(result)
 
 
 async def page_fits(page: Page) -> None:

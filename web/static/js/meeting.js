@@ -13,8 +13,11 @@ import { t } from "./i18n.js";
 import { isModerator } from "./state.js";
 import { audio } from "./media.js";
 import { clockText, onTick, secondsUntil } from "./clock.js";
+import * as slides from "./slides.js";
 
-export function install({ store, session, eventId }) {
+export function install(context) {
+  const { store, eventId } = context;
+  slides.install(context);
   const live = $("#live");
   const tabs = [...document.querySelectorAll("#side-tabs [role=tab]")];
   const strip = $("#side-panels");
@@ -217,5 +220,4 @@ export function install({ store, session, eventId }) {
       title.focus();
     }
   });
-  void session;
 }
