@@ -172,7 +172,7 @@ async def review_page(request: Request) -> Response:
     if len(event_id) > 64 or await forum.store.event_row(event_id) is None:
         return page(request, "index.html", status_code=404, extra={"not_found": True})
     try:
-        who, rt = await access(request, event_id)
+        who, rt, me = await person(request, event_id)
     except Unauthorized:
         response = page(request, "review.html", status_code=401,
                         extra={"denied": True, "event_id": event_id})
@@ -182,19 +182,58 @@ async def review_page(request: Request) -> Response:
     view = prepare(versions.current(rt.state), lang)
     # Download links carry no token (contract §9): they go with the event's cookie. Only
     # an old link that came with ?token= hands it on (its access-log lines are redacted).
-    # Download links carry no token (contract §9): they go with the event's cookie. Only
-    # an old link that came with ?token= hands it on (its access-log lines are redacted).
     token = request.query_params.get("token") or ""
     formats = [{"name": n, "href": _href(event_id, f"minutes.{n}", token, lang)}
                for n in FORMATS]
     if who is not Access.PARTICIPANT:
         formats += [{"name": n, "href": _href(event_id, n, token, lang)}
-                    for n in ("polls.csv", "attendance.csv")]
+                    for n in ("polls.csv", "attendance.csv", "tables.xlsx")]
     response = page(request, "review.html", extra={
         "denied": False, "event_id": event_id, "event_title": view["event_title"],
-        "minutes_body": render_body(view), "downloads": formats, "L": view["L"]})
+        "minutes_body": render_body(view), "downloads": formats, "L": view["L"],
+        "rv": _review_context(rt, who, me, view, lang, token)})
     response.headers.update(NO_STORE)
     return response
+
+
+def _review_context(rt: "EventRuntime", who: Access, me: Participant | None,
+                    view: dict[str, Any], lang: str, token: str) -> dict[str, Any]:
+    """What the review part of the page shows: versions, comments, proposals, and the
+    forms the asker may use."""
+    from ..export.view import fmt_datetime
+    s, L = rt.state, view["L"]
+    rv = review.review_state(s)
+
+    def name(author: dict[str, Any]) -> str:
+        return str(author.get("name") or L["rv_by_organizer"])
+
+    def entry_text(eid: str | None) -> str:
+        m = s.minutes.get(eid or "")
+        return str(m.text) if m is not None else ""
+
+    listing = versions.listing(s)
+    return {
+        "may_comment": me is None or me.is_moderator or review.was_there(me),
+        "may_decide": who is not Access.PARTICIPANT,
+        "may_approve": who is Access.ORGANIZER,
+        "versions": [{"version": v["version"], "draft": v["status"] == "draft",
+                      "line": (L["draft"] if v["status"] == "draft" else
+                               L["approved_line"].replace("{date}", fmt_datetime(
+                                   v["approved_at"], lang)).replace("{by}",
+                                                                    v["approved_by"] or "")),
+                      "links": [] if v["status"] == "draft" else [
+                          {"name": f, "href": _href(rt.id, f"minutes.{f}", token, lang)
+                           + f"&version={v['version']}"} for f in ("pdf", "docx")]}
+                     for v in listing],
+        "comments": [{"author": name(c.author), "to": entry_text(c.entry), "text": c.text,
+                      "at": fmt_datetime(c.at, lang)} for c in rv.comments.values()],
+        "proposals": [{"id": p.id, "author": name(p.author), "before": p.before,
+                       "text": p.text, "reason": p.reason or "", "status": p.status,
+                       "status_label": L[f"rv_status_{p.status}"],
+                       "at": fmt_datetime(p.at, lang)} for p in rv.proposals.values()],
+        "answered": view["answered"],
+        "header": {k: rv.header.get(k, "") for k in review.HEADER_FIELDS},
+    }
 
 
 def _href(event_id: str, name: str, token: str, lang: str) -> str:

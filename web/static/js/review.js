@@ -41,3 +41,116 @@ if (input && record) {
     apply();
   }
 }
+
+// ---- Review and approval (docs/protocol.md §9) ----------------------------------------
+// Each entry of the record gets an "Anmerken" button (for those who took part): a comment
+// or a proposed correction. Moderators accept or reject proposals, write down answers;
+// the organizer fills in the head and approves. Every action is one POST to the API and
+// the page is loaded again, so what it shows is always the journal's state.
+
+const panel = document.getElementById("review-panel");
+const message = document.getElementById("rv-message");
+
+function token() {
+  return new URLSearchParams(location.search).get("token");
+}
+
+async function post(path, body) {
+  const headers = { "Content-Type": "application/json" };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  const r = await fetch(`/api/events/${panel.dataset.event}/minutes/${path}`, {
+    method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin",
+  });
+  if (!r.ok) {
+    let text = String(r.status);
+    try { text = (await r.json()).error.message; } catch { /* not JSON */ }
+    throw new Error(text);
+  }
+  return r.json();
+}
+
+async function run(action) {
+  try {
+    await action();
+    location.reload();
+  } catch (err) {
+    message.textContent = (panel.dataset.failed || "{message}").replace("{message}", err.message);
+    message.focus();
+  }
+}
+
+function fields(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (el.name && el.type !== "radio" && el.type !== "submit" && el.type !== "button") {
+      out[el.name] = el.value;
+    }
+  }
+  return out;
+}
+
+function remarkForm(li) {
+  const tpl = document.getElementById("rv-remark-form");
+  const form = tpl.content.firstElementChild.cloneNode(true);
+  const textLabel = form.querySelector("[data-label-comment]");
+  const reason = form.querySelector(".rv-reason");
+  const area = form.querySelector("textarea[name=text]");
+  form.addEventListener("change", () => {
+    const proposal = form.querySelector("input[name=what]:checked").value === "proposals";
+    textLabel.firstChild.textContent = proposal ? textLabel.dataset.labelProposal
+      : textLabel.dataset.labelComment;
+    reason.hidden = !proposal;
+    if (proposal && !area.value) area.value = li.dataset.text || "";
+  });
+  form.querySelector("[data-cancel]").addEventListener("click", () => {
+    form.remove();
+    li.querySelector(".rv-remark").focus();
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const what = form.querySelector("input[name=what]:checked").value;
+    const body = { entry: li.dataset.entry, text: area.value };
+    if (what === "proposals") body.reason = form.querySelector("textarea[name=reason]").value;
+    run(() => post(what, body));
+  });
+  return form;
+}
+
+if (panel) {
+  if (panel.dataset.mayComment === "true" && record) {
+    for (const li of record.querySelectorAll("[data-entry]")) {
+      const textEl = li.querySelector(".m-kind");
+      // the entry's own text: the node after the kind label, up to the meta line
+      li.dataset.text = Array.from(li.childNodes)
+        .filter((n) => n !== textEl && !(n.classList && n.classList.contains("m-meta")))
+        .map((n) => n.textContent).join("").trim();
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn--small btn--quiet rv-remark";
+      button.textContent = panel.dataset.remark;
+      button.setAttribute("aria-label",
+        (panel.dataset.remarkLabel || "{text}").replace("{text}", li.dataset.text.slice(0, 80)));
+      button.addEventListener("click", () => {
+        if (li.querySelector(".rv-form--remark")) return;
+        const form = remarkForm(li);
+        li.append(form);
+        form.querySelector("textarea[name=text]").focus();
+      });
+      li.append(" ", button);
+    }
+  }
+  for (const button of panel.querySelectorAll("[data-decide]")) {
+    const id = button.closest("[data-proposal]").dataset.proposal;
+    button.addEventListener("click", () =>
+      run(() => post(`proposals/${id}`, { decision: button.dataset.decide })));
+  }
+  for (const form of panel.querySelectorAll("form[data-post]:not(.rv-form--remark)")) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = fields(form);
+      if (form.dataset.question) body.question = form.dataset.question;
+      run(() => post(form.dataset.post, body));
+    });
+  }
+}
