@@ -58,7 +58,8 @@ async def test_export_from_the_data_dir_of_a_stopped_server(tmp_path: Path) -> N
     assert m["format_version"] == 1 and m["event"]["id"] == ev["id"]
     assert [d["text"] for d in m["decisions"]] == ["Glasfaser hat Vorrang"]
     assert m["actions"][0]["assignee"] == "Anna Schmidt" and m["actions"][0]["due"] == "2026-06-01"
-    assert m["polls"][0]["options"] == [{"label": "Mai", "count": 0}, {"label": "Juni", "count": 1}]
+    assert m["polls"][0]["options"] == [{"label": "Mai", "count": 0, "share": 0.0},
+                                        {"label": "Juni", "count": 1, "share": 1.0}]
     att = {a["name"]: a for a in m["attendance"]}
     assert set(att) == {"Moderation Meier", "Anna Schmidt"}
     # still online at the stop: present until the last thing the journal recorded
@@ -67,6 +68,12 @@ async def test_export_from_the_data_dir_of_a_stopped_server(tmp_path: Path) -> N
     docx = tmp_path / "minutes.docx"
     r = export(ev["id"], "-f", "docx", "-o", str(docx), "--data-dir", str(data))
     assert r.returncode == 0 and docx.read_bytes()[:2] == b"PK"
+
+    table = export(ev["id"], "-f", "attendance.csv", "--data-dir", str(data))
+    assert table.returncode == 0 and table.stdout.startswith("\ufeffName;Organisation;")
+    xlsx = tmp_path / "t.xlsx"
+    r = export(ev["id"], "-f", "tables.xlsx", "-o", str(xlsx), "--data-dir", str(data))
+    assert r.returncode == 0 and xlsx.read_bytes()[:2] == b"PK"
 
     missing = export("no-such-event", "--format", "md", "--data-dir", str(data))
     assert missing.returncode == 2 and "no-such-event" in missing.stderr and not missing.stdout

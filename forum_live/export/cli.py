@@ -1,4 +1,5 @@
-"""`python run.py export EVENT_ID --format md|html|pdf|docx|json [--out FILE]`: the minutes
+"""`python run.py export EVENT_ID --format md|html|pdf|docx|json|attendance.csv|polls.csv|tables.xlsx
+[--out FILE] [--lang de|en]`: the minutes
 of one event from the data dir, without a running server.
 
 Reads the journal (and the sealed ballot box) and folds it, exactly as a server start
@@ -19,10 +20,11 @@ from ..domain import setup
 from ..domain.context import Context
 from ..domain.model import EventState
 from ..store.sqlite import SqliteStore
-from . import model, tables
+from . import tables, versions
 from .formats import FORMATS
 
-TABLES = {"attendance.csv": tables.attendance_csv, "polls.csv": tables.polls_csv}
+TABLES = {"attendance.csv": tables.attendance_csv, "polls.csv": tables.polls_csv,
+          "tables.xlsx": tables.workbook}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -73,10 +75,10 @@ def main(argv: list[str]) -> int:
     if state is None:
         print(f"no event {args.event_id!r} in {db}", file=sys.stderr)
         return 2
-    if args.format in TABLES:
-        body: str | bytes = TABLES[args.format](state)
-    else:
-        body = FORMATS[args.format].render(model.build(state), args.lang)
+    if args.format in TABLES:  # German tables (`;`) unless --lang en
+        body: str | bytes = TABLES[args.format](state, args.lang)
+    else:  # the current minutes: the last approved version if nothing changed since
+        body = FORMATS[args.format].render(versions.current(state), args.lang)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(body, str):

@@ -190,11 +190,15 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
             doc.add_paragraph(f"{L['speaker']}: {t['speaker']}")
         if t["description"]:
             doc.add_paragraph(t["description"])
+        if t["slides"]:
+            doc.add_paragraph(f"{L['slides']}: {t['slides']}")
         if t["groups"]:
             doc.add_heading(L["plenary"], level=3)
             b.entries(t["groups"])
         for r in t["rooms"]:
             doc.add_heading(f"{L['room']}: {r['title']}", level=3)
+            if r["members"]:
+                doc.add_paragraph(f"{L['members']}: {r['members']}").runs[0].italic = True
             b.entries(r["groups"])
         if t["empty"]:
             b.empty()

@@ -51,6 +51,8 @@ EXTRA: dict[str, dict[str, str]] = {
         "open_questions": "Offene Fragen",
         "xlsx_polls": "Abstimmungen",
         "xlsx_attendance": "Anwesenheit",
+        "slides": "Folien",
+        "slides_deck": "„{title}“ ({n} Seiten)",
         "rv_title": "Prüfen und freigeben",
         "rv_lead": "Wer dabei war, kann jeden Eintrag anmerken oder eine Korrektur "
                    "vorschlagen. Die Moderation übernimmt oder lehnt Vorschläge ab; der "
@@ -134,6 +136,8 @@ EXTRA: dict[str, dict[str, str]] = {
         "open_questions": "Open questions",
         "xlsx_polls": "Polls",
         "xlsx_attendance": "Attendance",
+        "slides": "Slides",
+        "slides_deck": "“{title}” ({n} pages)",
         "rv_title": "Review and approve",
         "rv_lead": "Everyone who took part can comment on any entry or propose a correction. "
                    "Moderators accept or reject proposals; the organizer approves the minutes.",

@@ -109,10 +109,15 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
             out += [f"{esc(L['speaker'])}: {esc(t['speaker'])}", ""]
         if t["description"]:
             out += [esc_line(t["description"]), ""]
+        if t["slides"]:
+            out += [f"{esc(L['slides'])}: {esc(t['slides'])}", ""]
         if t["groups"]:
             out += [f"#### {esc(L['plenary'])}", ""] + _groups(t["groups"], L)
         for r in t["rooms"]:
-            out += [f"#### {esc(L['room'])}: {esc(r['title'])}", ""] + _groups(r["groups"], L)
+            out += [f"#### {esc(L['room'])}: {esc(r['title'])}", ""]
+            if r["members"]:
+                out += [f"_{esc(L['members'])}: {esc(r['members'])}_", ""]
+            out += _groups(r["groups"], L)
         if t["empty"]:
             out += _empty(L)
     if v["other_rooms"]:

@@ -13,6 +13,7 @@ from ..domain import polls
 from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
 from ..domain.model import EventState, RoomKind
 from ..domain.review import review_state
+from ..domain.slides import slide_state
 from ..media.state import media_state, offset, recordings_public
 
 KIND_LABELS = {
@@ -137,8 +138,14 @@ def _rooms_of_topic(s: EventState, topic: str, entries: list[MinuteEntry], annot
         if r.topic != topic or r.kind is not RoomKind.BREAKOUT:
             continue
         own = [annotate(_entry(m)) for m in entries if m.room == r.id]
-        group = out.setdefault(r.title, {"id": r.id, "title": r.title, "entries": []})
+        group = out.setdefault(r.title, {"id": r.id, "title": r.title, "entries": [],
+                                         "members": []})
         group["entries"].extend(own)
+        for rnd in s.rounds:  # who was there, over all rounds
+            for pid in rnd.members.get(r.id, []):
+                p = s.participants.get(pid)
+                if p is not None and p.name not in group["members"]:
+                    group["members"].append(p.name)
     for g in out.values():
         g["entries"].sort(key=lambda e: (KIND_ORDER.index(e["kind"]), e["at"]))
     return [g for g in out.values() if g["entries"]]
@@ -195,11 +202,14 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
     if recordings is None:  # the room recordings, and each entry's moment in them
         recordings = recordings_public(s)
     _at_recording = _recording_offsets(recordings)
+    decks = slide_state(s).decks
     topics = []
     for t in s.topics.values():
         topics.append({
             "id": t.id, "title": t.title, "speaker": t.speaker, "description": t.description,
             "rooms": _rooms_of_topic(s, t.id, written, _at_recording),
+            "slides": [{"title": d.title, "pages": d.pages} for d in decks.values()
+                       if d.topic == t.id],
             "entries": [_at_recording(_entry(m)) for m in written
                         if m.topic == t.id and s.rooms[m.room].kind is RoomKind.PLENARY],
         })

@@ -331,10 +331,14 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
     topics = []
     for t in model["topics"]:
         topic_rooms = [{"title": r["title"], "groups": _groups(entries(r["entries"]), L),
+                        "members": ", ".join(r.get("members") or []),
                         "count": len(r["entries"])} for r in t["rooms"] if r["entries"]]
+        slides = ", ".join(L["slides_deck"].replace("{title}", d["title"]).replace(
+            "{n}", str(d["pages"])) for d in t.get("slides") or [])
         own = entries(t["entries"])
         topics.append({"title": t["title"], "speaker": t.get("speaker") or "",
                        "description": t.get("description") or "",
+                       "slides": slides,
                        "groups": _groups(own, L), "rooms": topic_rooms,
                        "empty": not own and not topic_rooms})
     role = {"moderator": L["role_moderator"], "participant": L["role_participant"]}
