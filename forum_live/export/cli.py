@@ -14,6 +14,7 @@ import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from ..config import settings_from_env
 from ..domain import setup
@@ -23,8 +24,9 @@ from ..store.sqlite import SqliteStore
 from . import tables, versions
 from .formats import FORMATS
 
-TABLES = {"attendance.csv": tables.attendance_csv, "polls.csv": tables.polls_csv,
-          "tables.xlsx": tables.workbook}
+TABLES: dict[str, Callable[[EventState, str], str | bytes]] = {
+    "attendance.csv": tables.attendance_csv, "polls.csv": tables.polls_csv,
+    "tables.xlsx": tables.workbook}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

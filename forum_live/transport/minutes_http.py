@@ -390,7 +390,7 @@ def _document() -> None:
     obj = o._json({"type": "object"}, "done")
     pid = {"name": "proposal_id", "in": "path", "required": True, "schema": o.STR}
     params = [o.EVENT_ID, o.TOKEN_QUERY]
-    posts = {
+    posts: dict[str, tuple[str, list[dict[str, list[str]]], type[Body], str]] = {
         "approve": ("approve the current minutes as the next version (organizer)",
                     o.ORGANIZER, ApproveIn, "201"),
         "comments": ("comment on an entry (who took part, moderators, organizer)",
