@@ -83,8 +83,7 @@ class Forum:
         else:
             raise Forbidden(INVALID_INVITATION)
         rt = await self.runtime(event_id)
-        entries = setup.register(rt.state, Context.current(self.settings.limits), body, role)
-        await rt.commit(entries)
+        entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
         participant = entries[0].data["participant"]
         token = self.auth.issue(event_id, participant["id"], int(row.get("token_gen") or 0))
         return token, {"id": participant["id"], "name": participant["name"],

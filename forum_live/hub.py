@@ -12,14 +12,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
+from .closecodes import TOO_SLOW as CLOSE_TOO_SLOW
 from .domain.entries import Audience, Entry
 from .domain.model import EventState
 
 log = logging.getLogger(__name__)
 
-CLOSE_TOO_SLOW = 4408
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_GOING_AWAY = 1001
 
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]

@@ -15,18 +15,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .closecodes import REMOVED as CLOSE_REMOVED
 from .config import Limits
 from .domain import clock, polls, reactions, setup
 from .domain.commands import Command
 from .domain.context import Context
 from .domain.decide import decide
 from .domain.entries import Entry
-from .domain.errors import RateLimited
+from .domain.errors import RateLimited, Unavailable
 from .domain.limits import TokenBucket
 from .domain.model import EventState
 from .domain.views import ready_state
 from .hub import Connection, Hub
-from .store import Store
+from .store import Store, StoreClosed, StoreError
+from .timesource import SystemTime, TimeSource
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,23 @@ RATE_LIMITS = {
     "poll.vote": ("vote_rate", "vote_burst"),
     "reaction.send": ("reaction_rate", "reaction_burst"),
 }
-CLOSE_REMOVED = 4403
+
+# A decision: what the state and the moment cause. Runs inside the runtime, synchronously.
+Decision = Callable[[EventState, Context], list[Entry]]
+
+
+async def fold_journal(store: Store, event_id: str, limits: Limits
+                       ) -> tuple[EventState, deque[Entry]]:
+    """The committed state of an event: its journal folded, then its ballot box."""
+    state = EventState(id=event_id, chat_history=limits.chat_history,
+                       presence_broadcast_max=limits.presence_broadcast_max)
+    recent: deque[Entry] = deque(maxlen=limits.resume_window)
+    async for e in store.journal(event_id):
+        state.apply(e)
+        recent.append(e)
+    async for e in store.sealed(event_id):
+        state.apply(e)
+    return state, recent
 
 
 @dataclass
@@ -51,6 +69,7 @@ class EventRuntime:
     recent: deque[Entry] = field(default_factory=deque)
     hub: Hub = field(default_factory=Hub)
     committed_seq: int = 0
+    time: TimeSource = field(default_factory=SystemTime)
     buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
     _commit_waiters: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
     _leaving: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -63,46 +82,60 @@ class EventRuntime:
     reactions: "ReactionBatcher | None" = None
     _clock: asyncio.Task[None] | None = None
     _tick: asyncio.Event = field(default_factory=asyncio.Event)
-    deleted: bool = False  # erased by the organizer: commit refuses, sockets are closed
+    deleted: bool = False  # erased by the organizer: writes refused, sockets are closed
+    # The failure path: a write the store refused leaves the state ahead of the journal.
+    # Until it is folded anew from the journal, writes answer `unavailable`.
+    broken: bool = False
+    recoveries: int = 0
+    _inflight: set[asyncio.Future[None]] = field(default_factory=set)
+    _serving: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    async def load(cls, store: Store, event_id: str, limits: Limits) -> "EventRuntime":
+    async def load(cls, store: Store, event_id: str, limits: Limits,
+                   time_source: TimeSource | None = None) -> "EventRuntime":
         """Rebuild the state by folding the whole journal."""
-        state = EventState(id=event_id, chat_history=limits.chat_history,
-                           presence_broadcast_max=limits.presence_broadcast_max)
-        recent: deque[Entry] = deque(maxlen=limits.resume_window)
-        async for e in store.journal(event_id):
-            state.apply(e)
-            recent.append(e)
-        async for e in store.sealed(event_id):
-            state.apply(e)
-        rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq)
+        state, recent = await fold_journal(store, event_id, limits)
+        rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq,
+                 time=time_source or SystemTime())
+        rt._serving.set()
         rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
         rt._own(rt._watch_sends())
         rt.after_commit.append(ResultsPublisher(limits.results_interval_s).on_commit)
         rt.reactions = ReactionBatcher(limits.reactions_interval_s)
         # A restart drops every socket: whoever the journal still shows online has left.
-        stale = [p.id for p in state.participants.values() if p.online]
-        if stale:
-            ctx = Context.current(limits)
-            entries = [e for pid in stale for e in setup.presence(state, ctx, pid, False)]
-            await rt.commit(entries)
+        await rt.write(lambda s, ctx: [e for p in list(s.participants.values()) if p.online
+                                       for e in setup.presence(s, ctx, p.id, False)])
         return rt
 
-    # -- writing ---------------------------------------------------------------------
-    async def commit(self, entries: list[Entry]) -> list[Entry]:
-        """Number, apply and journal `entries`; return once they are durable."""
+    def context(self) -> Context:
+        return Context(now=self.time.now(), limits=self.limits)
+
+    # -- writing: the one path -------------------------------------------------------
+    async def write(self, decision: Decision) -> list[Entry]:
+        """The one write path of an event. `decision` runs against the current state and
+        returns entries (or raises a DomainError: nothing happens). The entries are
+        numbered, applied (so the next decision sees them) and journaled; this returns
+        once they are durable. If the store refuses them, this raises `Unavailable` and
+        the runtime folds its state anew from the journal: nothing of it stays visible."""
+        if self.deleted:
+            raise StoreClosed(f"event {self.id} was deleted")
+        if self.broken:
+            raise Unavailable()
+        entries = decision(self.state, self.context())
         if not entries:
             return entries
-        if self.deleted:  # late presence or timers of a deleted event write nothing
-            raise RuntimeError(f"event {self.id} was deleted")
+        expect = self.state.seq
         journaled = []
-        for e in entries:
-            if not e.sealed:
-                e.seq = self.state.seq + 1
-                journaled.append(e)
-                self.recent.append(e)
-            self.state.apply(e)
+        try:
+            for e in entries:
+                if not e.sealed:
+                    e.seq = self.state.seq + 1
+                    journaled.append(e)
+                self.state.apply(e)
+        except Exception as exc:  # a bug in a fold: the state is half-applied
+            self._fail(f"fold of {[e.kind for e in entries]} failed: {exc!r}")
+            raise
+        self.recent.extend(journaled)
         last = self.state.seq
 
         def committed() -> None:
@@ -122,18 +155,83 @@ class EventRuntime:
                                                       else "removed by a moderator")
                     self._own(self._show_out(e.data["participant"], reason))
 
-        await self.store.append(self.id, entries, committed)
+        try:
+            fut = self.store.append(self.id, entries, committed, expect=expect)
+        except StoreError as exc:
+            self._fail(str(exc))
+            raise Unavailable() from exc
+        self._inflight.add(fut)
+        fut.add_done_callback(self._write_done)
+        try:
+            await asyncio.shield(fut)  # a cancelled caller does not cancel the write
+        except StoreClosed:
+            raise
+        except StoreError as exc:
+            raise Unavailable() from exc
         return entries
+
+    async def commit(self, entries: list[Entry]) -> list[Entry]:
+        """`write` for entries decided by the caller just now, against this state (no
+        await between deciding and this call)."""
+        return await self.write(lambda s, ctx: entries)
+
+    def _write_done(self, fut: asyncio.Future[None]) -> None:
+        self._inflight.discard(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None and not isinstance(exc, StoreClosed):
+            self._fail(str(exc))
+
+    def _fail(self, reason: str) -> None:
+        """The state ran ahead of the journal: stop writing and fold it anew."""
+        if self.broken:
+            return
+        self.broken = True
+        self._serving.clear()
+        log.error("event %s: a write failed (%s); reloading its state from the journal",
+                  self.id, reason)
+        self._own(self._recover())
+
+    async def _recover(self) -> None:
+        delay = 0.05
+        while True:
+            while self._inflight:  # writes after the failed one fail too: wait them out
+                await asyncio.gather(*list(self._inflight), return_exceptions=True)
+            try:
+                state, recent = await fold_journal(self.store, self.id, self.limits)
+            except Exception:
+                log.exception("event %s: reading the journal failed; retrying", self.id)
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+                continue
+            if not self._inflight:
+                break
+        self.state, self.recent, self.committed_seq = state, recent, state.seq
+        waiters, self._commit_waiters = self._commit_waiters, []
+        for _seq, fut in waiters:
+            if not fut.done():
+                fut.set_exception(Unavailable())
+        self.broken = False
+        self.recoveries += 1
+        self._serving.set()
+        self._tick.set()
+        log.warning("event %s: state reloaded at seq %d", self.id, state.seq)
+
+    async def serving(self) -> None:
+        """Wait until the runtime is not recovering from a failed write."""
+        await self._serving.wait()
 
     async def submit(self, actor: str, cmd: Command) -> list[Entry]:
         """Decide a client command and commit what it causes. Raises DomainError."""
         self.rate_check(actor, cmd.type)
-        entries = decide(self.state, Context.current(self.limits), actor, cmd)
-        return await self.commit(entries)
+        return await self.write(lambda s, ctx: decide(s, ctx, actor, cmd))
 
     async def react(self, actor: str, kind: str) -> int:
         """Count a reaction into the next batch; returns once that batch is committed."""
         self.rate_check(actor, "reaction.send")
+        if self.broken:
+            raise Unavailable()
         room = reactions.check(self.state, actor)
         assert self.reactions is not None
         return await self.reactions.add(self, room, kind)
@@ -150,8 +248,21 @@ class EventRuntime:
         if not bucket.take(time.monotonic()):
             raise RateLimited(f"too many at once: at most {rate:g} a second")
 
+    async def _presence(self, pid: str, online: bool) -> None:
+        """Journal that pid came or went, unless the state already says so."""
+        def decision(s: EventState, ctx: Context) -> list[Entry]:
+            p = s.participants.get(pid)
+            if p is None or p.online == online or (not online and self.hub.count(pid)):
+                return []
+            return setup.presence(s, ctx, pid, online)
+        try:
+            await self.write(decision)
+        except (StoreError, Unavailable) as exc:
+            # presence is not worth failing a socket for; the next change of it is written
+            log.warning("event %s: presence of %s not written: %s", self.id, pid, exc)
+
     async def _came_online(self, pid: str) -> None:
-        await self.commit(setup.presence(self.state, Context.current(self.limits), pid, True))
+        await self._presence(pid, True)
 
     async def _show_out(self, pid: str, reason: str) -> None:
         """Close a declined or removed person's sockets once they were told why."""
@@ -182,28 +293,36 @@ class EventRuntime:
             if deadline is None:
                 await self._tick.wait()
                 continue
-            wait = (deadline - Context.current(self.limits).now).total_seconds()
+            wait = (deadline - self.time.now()).total_seconds()
             if wait > 0:
-                try:
-                    await asyncio.wait_for(self._tick.wait(), min(wait, 3600))
+                sleeper = asyncio.ensure_future(self.time.sleep(min(wait, 3600)))
+                ticker = asyncio.ensure_future(self._tick.wait())
+                done, pending = await asyncio.wait({sleeper, ticker},
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+                if ticker in done:
                     continue
-                except asyncio.TimeoutError:
-                    pass
-            entries = clock.due(self.state, Context.current(self.limits))
-            if entries:
-                try:
-                    await self.commit(entries)
-                except Exception:
-                    log.exception("timer could not commit; retrying")
-                    await asyncio.sleep(1)
-            else:
+            try:
+                entries = await self.write(clock.due)
+            except (StoreError, Unavailable) as exc:
+                log.warning("event %s: timer could not commit (%s); retrying", self.id, exc)
+                await asyncio.sleep(1)
+                continue
+            if not entries:
                 await asyncio.sleep(0.05)  # clock skew: deadline not yet reached
 
     async def snapshot(self, pid: str) -> tuple[int, dict[str, Any]]:
         """The full state at a committed seq, after every frame up to it was queued."""
-        while self.state.seq > self.committed_seq:
-            await self.wait_committed(self.state.seq)
-        return self.state.seq, ready_state(self.state, pid)
+        while True:
+            await self.serving()
+            try:
+                while self.state.seq > self.committed_seq:
+                    await self.wait_committed(self.state.seq)
+            except Unavailable:
+                continue  # that head was never committed: take the reloaded state
+            if not self.broken:
+                return self.state.seq, ready_state(self.state, pid)
 
     def _wake_waiters(self) -> None:
         keep = []
@@ -216,6 +335,7 @@ class EventRuntime:
         self._commit_waiters = keep
 
     async def wait_committed(self, seq: int) -> None:
+        """Until `seq` is committed; raises Unavailable if its write failed."""
         if seq <= self.committed_seq:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -231,15 +351,20 @@ class EventRuntime:
         if pending_leave is not None:
             pending_leave.cancel()
         self.hub.add(conn)
-        if not self.state.participants[conn.pid].online:
-            await self.commit(setup.presence(self.state, Context.current(self.limits),
-                                             conn.pid, True))
-        head = self.state.seq  # the state is exactly at `head` until the next await
-        conn.room = self.state.room_of(conn.pid)
-        replay = self._replay(conn.pid, resume_from, head) if resume_from is not None else None
-        body: dict[str, Any] | None = None if replay is not None else ready_state(self.state,
-                                                                                  conn.pid)
-        await self.wait_committed(head)
+        await self._presence(conn.pid, True)
+        while True:
+            await self.serving()
+            head = self.state.seq  # the state is exactly at `head` until the next await
+            conn.room = self.state.room_of(conn.pid)
+            replay = (self._replay(conn.pid, resume_from, head) if resume_from is not None
+                      else None)
+            body: dict[str, Any] | None = (None if replay is not None
+                                           else ready_state(self.state, conn.pid))
+            try:
+                await self.wait_committed(head)
+            except Unavailable:
+                continue  # the head was never committed: draw the reloaded state
+            break
         if replay is not None:
             for frame in replay:
                 conn.push(frame)
@@ -289,13 +414,7 @@ class EventRuntime:
         await self._leave(pid)
 
     async def _leave(self, pid: str) -> None:
-        if self.hub.count(pid) or not self.state.participants[pid].online:
-            return
-        try:
-            await self.commit(setup.presence(self.state, Context.current(self.limits), pid,
-                                             False))
-        except RuntimeError:
-            pass  # the store closed during shutdown; the restart fold marks them left
+        await self._presence(pid, False)  # at shutdown the restart fold marks them left
 
     async def close_all(self, code: int, reason: str) -> None:
         tasks = [*self._leaving.values(), *([self._clock] if self._clock else []), *self.tasks]
@@ -403,15 +522,14 @@ class ReactionBatcher:
         await asyncio.sleep(self.interval)
         pending, self.pending = self.pending, {}
         waiters, self.waiters = self.waiters, []
-        ctx = Context.current(rt.limits)
         try:
-            entries = await rt.commit([reactions.batch_entry(ctx, room, counts)
-                                       for room, counts in pending.items()])
-        except Exception as exc:
+            entries = await rt.write(lambda s, ctx: [reactions.batch_entry(ctx, room, counts)
+                                                     for room, counts in pending.items()])
+        except Exception as exc:  # every sender hears of it (unavailable)
             for w in waiters:
                 if not w.done():
                     w.set_exception(exc)
-            raise
+            return
         for w in waiters:
             if not w.done():
                 w.set_result(entries[-1].seq)

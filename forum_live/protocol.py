@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,36 @@ def describe(err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first.get("loc", ())) or "body"
     return f"{loc}: {first.get('msg', 'invalid')}"
+
+
+# What no journal, export (XML in DOCX, PDF) or UTF-8 file can hold: lone surrogates (valid
+# JSON escapes, not encodable), NUL and the other C0 controls but tab and newlines, and the
+# two non-characters XML forbids. Bidi overrides and zero-width characters are stored
+# intact (and rendered escaped).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def unstorable(data: Any, path: str = "") -> str | None:
+    """The first field of `data` holding a character that cannot be stored, as an error
+    message naming the field; None when every string is fine."""
+    if isinstance(data, str):
+        m = _UNSTORABLE.search(data)
+        if m is None:
+            return None
+        return (f"{path or 'text'}: contains a character that cannot be stored "
+                f"(U+{ord(m.group()):04X})")
+    if isinstance(data, dict):
+        for k, v in data.items():
+            where = f"{path}.{k}" if path else str(k)
+            problem = unstorable(k, where) or unstorable(v, where)
+            if problem:
+                return problem
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            problem = unstorable(v, f"{path}.{i}" if path else str(i))
+            if problem:
+                return problem
+    return None
 
 
 def parse_frame(raw: str | bytes, frame_max: int) -> tuple[Command | None, Any, DomainError | None]:
@@ -33,6 +64,9 @@ def parse_frame(raw: str | bytes, frame_max: int) -> tuple[Command | None, Any, 
     ref = data.get("ref")
     if not isinstance(ref, (str, int)) or isinstance(ref, bool):
         ref = None
+    problem = unstorable(data)
+    if problem:
+        return None, ref, Invalid(problem)
     kind = data.get("type")
     if not isinstance(kind, str):
         return None, ref, Invalid("type: missing or not a string")

@@ -189,7 +189,7 @@ def breakouts_open(s: EventState, ctx: Context, me: Participant, cmd: BreakoutsO
     if len(specs) > MAX_ROOMS:
         raise Invalid(f"rooms: at most {MAX_ROOMS}")
     rooms = [{"id": ctx.make_id(), "kind": RoomKind.BREAKOUT.value, **sp} for sp in specs]
-    ids = [r["id"] for r in rooms]
+    ids = [str(r["id"]) for r in rooms]
     ends_at = iso(ctx.now + timedelta(seconds=cmd.duration_s)) if cmd.duration_s else None
     number = len(s.rounds) + 1
     opened = Entry("breakouts.opened", {"round": number, "rooms": rooms, "assign": cmd.assign,
@@ -198,9 +198,9 @@ def breakouts_open(s: EventState, ctx: Context, me: Participant, cmd: BreakoutsO
     preview = _with_rooms(s, rooms)
     people = [p.id for p in s.participants.values() if not p.is_moderator and p.online]
     placed: dict[str, str] = {}
-    if cmd.assign == AssignMode.AUTO:
+    if cmd.assign == AssignMode.AUTO.value:
         placed = auto_place(preview, ids, people)
-    elif cmd.assign == AssignMode.MANUAL and cmd.assignments:
+    elif cmd.assign == AssignMode.MANUAL.value and cmd.assignments:
         counts = {r: 0 for r in ids}
         for pid, idx in cmd.assignments.items():
             if pid not in s.participants:

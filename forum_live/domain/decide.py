@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 from . import chat, setup
 from .commands import ChatDelete, ChatSend, Command, EventEnd, HandLower, HandRaise
@@ -30,9 +30,13 @@ def _event_end(s: EventState, ctx: Context, me: Participant, cmd: EventEnd) -> l
 DECIDERS[EventEnd] = _event_end  # type: ignore[assignment]
 
 
-def register_decider(model: type[Command]) -> Callable[[Decider], Decider]:
-    def deco(fn: Decider) -> Decider:
-        DECIDERS[model] = fn
+C = TypeVar("C", bound=Command)
+TypedDecider = Callable[[EventState, Context, Participant, C], list[Entry]]
+
+
+def register_decider(model: type[C]) -> Callable[[TypedDecider[C]], TypedDecider[C]]:
+    def deco(fn: TypedDecider[C]) -> TypedDecider[C]:
+        DECIDERS[model] = fn  # type: ignore[assignment]  # dispatch is by the model's type
         return fn
     return deco
 

@@ -40,4 +40,24 @@ class TooLarge(DomainError):
     code = "too_large"
 
 
-WIRE_CODES = ("unauthorized", "forbidden", "invalid", "not_found", "conflict", "rate_limited", "too_large")
+WIRE_CODES: tuple[str, ...] = ("unauthorized", "forbidden", "invalid", "not_found", "conflict",
+                               "rate_limited", "too_large")
+
+
+RETRY = "the change could not be saved; nothing was applied; please try again"
+
+
+class Unavailable(DomainError):
+    """The write could not be made durable right now; nothing was applied; retry."""
+    code = "unavailable"
+
+    def __init__(self, message: str = RETRY, **extra: object) -> None:
+        super().__init__(message, **extra)
+
+
+class Internal(DomainError):
+    """An unexpected failure; nothing was applied. `id` finds it in the server log."""
+    code = "internal"
+
+
+WIRE_CODES = WIRE_CODES + ("unavailable", "internal")

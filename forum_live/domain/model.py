@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from .entries import Audience, Entry
 
@@ -335,7 +335,7 @@ def _moved(s: EventState, e: Entry) -> None:
                 seen.append(p.id)
 
 
-_APPLY = {
+_APPLY: dict[str, Callable[["EventState", Entry], None]] = {
     "event.created": _event_created,
     "event.ended": _event_ended,
     "participant.registered": _registered,
@@ -349,9 +349,12 @@ _APPLY = {
 }
 
 
-def register_apply(kind: str):  # type: ignore[no-untyped-def]
+Applier = Callable[["EventState", Entry], None]
+
+
+def register_apply(kind: str) -> Callable[[Applier], Applier]:
     """Capabilities added later (breakouts, polls, minutes) register their fold here."""
-    def deco(fn):  # type: ignore[no-untyped-def]
+    def deco(fn: Applier) -> Applier:
         _APPLY[kind] = fn
         return fn
     return deco

@@ -64,7 +64,7 @@ def timer_start(s: EventState, ctx: Context, me: Participant, cmd: TimerStart) -
         raise NotFound(f"room: no open room {room!r}")
     if cmd.mode == "countdown" and not cmd.seconds:
         raise Invalid("seconds: a countdown needs its length")
-    ends = iso(ctx.now + timedelta(seconds=cmd.seconds)) if cmd.mode == "countdown" else None
+    ends = iso(ctx.now + timedelta(seconds=cmd.seconds or 0)) if cmd.mode == "countdown" else None
     timer = Timer(ctx.make_id(), room, cmd.title, cmd.mode, ctx.at, ends)
     return [Entry("timer.started", {"timer": timer.public()}, ctx.at, room=room,
                   audience=Audience.ROOM, actor=me.id)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 
 from pydantic import StringConstraints
 
@@ -19,6 +19,7 @@ from ..domain.commands import Command, register_command
 from ..domain.context import Context
 from ..domain.entries import Entry
 from ..domain.errors import Forbidden, Invalid
+from ..domain.model import EventState
 from ..protocol import encode
 from ..transport.ws import register_handler
 from . import aiortc_internals as internals
@@ -94,13 +95,7 @@ class MediaService:
             return
         self.closed = True
         for rt in list(self.forum.runtimes.values()):
-            ctx = Context.current(self.settings.limits)
-            entries = []
-            for rec in list(media_state(rt.state).recordings.values()):
-                if rec.active:
-                    entries += stop_entries(rt.state, ctx, rec.room, None, "shutdown",
-                                            video=self._has_video(rec.id))
-            await self._commit(rt, entries)
+            await self._write(rt, self._stops(lambda s, rec: True, "shutdown"))
         for peer in list(self.peers.values()):
             await self.close_peer(peer, "shutdown")
         for rec_id in list(self.recorders):
@@ -115,24 +110,32 @@ class MediaService:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _commit(self, rt: "EventRuntime", entries: list[Entry]) -> None:
-        if not entries:
-            return
+    def _stops(self, which: Callable[[EventState, Any], bool], reason: str,
+               video: bool = True) -> Callable[[EventState, Context], list[Entry]]:
+        """A decision: stop the active recordings that `which` picks."""
+        def decision(s: EventState, ctx: Context) -> list[Entry]:
+            return [e for rec in list(media_state(s).recordings.values())
+                    if rec.active and which(s, rec)
+                    for e in stop_entries(s, ctx, rec.room, None, reason,
+                                          **({"video": self._has_video(rec.id)}
+                                             if video else {}))]
+        return decision
+
+    async def _write(self, rt: "EventRuntime",
+                     decision: Callable[[EventState, Context], list[Entry]]) -> None:
         try:
-            await rt.commit(entries)
-        except Exception:
-            log.warning("media: could not journal %s", [e.kind for e in entries])
+            await rt.write(decision)
+        except Exception as exc:
+            log.warning("media: could not journal (%s)", exc)
 
     def attach_runtime(self, rt: "EventRuntime") -> None:
         rt.services["media"] = self
         rt.after_commit.append(self._on_commit)
         rt.on_detach.append(self._on_detach)
         # Recordings a crash left open: the files end where the process died.
-        ctx = Context.current(self.settings.limits)
-        entries = [e for rec in media_state(rt.state).recordings.values() if rec.active
-                   for e in stop_entries(rt.state, ctx, rec.room, None, "interrupted")]
-        if entries:
-            self.spawn(self._commit(rt, entries))
+        if any(rec.active for rec in media_state(rt.state).recordings.values()):
+            self.spawn(self._write(rt, self._stops(lambda s, rec: True, "interrupted",
+                                                   video=False)))
 
     # -- queries -------------------------------------------------------------------------
     def ice_servers(self) -> list[dict[str, Any]]:
@@ -213,8 +216,8 @@ class MediaService:
         self.relayout(peer.event_id, peer.room)
         rt = self.forum.runtimes.get(peer.event_id)
         if rt is not None and spoke:
-            await self._commit(rt, speaking_entry(rt.state, Context.current(self.settings.limits),
-                                                  {peer.pid: spoke}))
+            pid = peer.pid
+            await self._write(rt, lambda s, ctx: speaking_entry(s, ctx, {pid: spoke}))
 
     def _place(self, peer: MediaPeer) -> None:
         m = self.mixer(peer.event_id, peer.room)
@@ -354,9 +357,8 @@ class MediaService:
         rec = media_state(rt.state).active_recording(room)
         if rec is None:
             raise Invalid("room: this room is not being recorded")
-        entries = stop_entries(rt.state, Context.current(self.settings.limits), room, me.id,
-                               video=self._has_video(rec.id))
-        await rt.commit(entries)
+        video = self._has_video(rec.id)
+        entries = await rt.write(lambda s, ctx: stop_entries(s, ctx, room, me.id, video=video))
         return {"seq": entries[-1].seq, "duration_s": entries[-1].data["duration_s"]}
 
     # -- the journal ---------------------------------------------------------------------
@@ -381,16 +383,10 @@ class MediaService:
             elif k == "recording.stopped":
                 self._stop_recorder(e.data["id"])
             if k in ("breakouts.closed", "event.ended"):
-                ctx = Context.current(self.settings.limits)
-                stops = [x for rec in list(media_state(rt.state).recordings.values())
-                         if rec.active and (k == "event.ended"
-                                            or not rt.state.rooms[rec.room].open)
-                         for x in stop_entries(rt.state, ctx, rec.room, None,
-                                               "room_closed" if k != "event.ended"
-                                               else "event_ended",
-                                               video=self._has_video(rec.id))]
-                if stops:
-                    self.spawn(self._commit(rt, stops))
+                ended = k == "event.ended"
+                self.spawn(self._write(rt, self._stops(
+                    lambda s, rec: ended or not s.rooms[rec.room].open,
+                    "event_ended" if ended else "room_closed")))
         if reroute:
             self.reconcile(rt)
 

@@ -60,7 +60,7 @@ def media_state(s: EventState) -> MediaState:
     m = s.__dict__.get("media")
     if m is None:
         m = s.__dict__["media"] = MediaState()
-    return m  # type: ignore[no-any-return]
+    return m
 
 
 # -- commands -----------------------------------------------------------------------------

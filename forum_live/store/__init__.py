@@ -1,12 +1,35 @@
-"""Storage behind one small interface: the journal and the event index."""
+"""Storage behind one small interface: the journal, the event index and the ballot box.
+
+Every implementation (SQLite, in memory, PostgreSQL) passes the same contract suite
+(tests/test_store_contract.py). Errors cross this interface only as the store's own
+exceptions below, never as a driver's (sqlite3, asyncpg) exceptions.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator, Callable, Protocol, Sequence
 
 from ..domain.entries import Entry
 
 OnCommit = Callable[[], None]
+
+
+class StoreError(Exception):
+    """A write could not be made durable; nothing of it was applied."""
+
+
+class StoreConflict(StoreError):
+    """The append did not follow the seq it named: another write came first, or an earlier
+    write of the same event failed. The caller's view of the journal is stale."""
+
+
+class StoreUnavailable(StoreError):
+    """The storage refused the write (disk full, read-only, locked, I/O error)."""
+
+
+class StoreClosed(StoreError):
+    """The store was closed (shutdown): nothing more is written."""
 
 
 class EventRow(dict):  # type: ignore[type-arg]
@@ -17,8 +40,13 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def create_event(self, row: dict[str, str], first: Entry) -> None: ...
-    def append(self, event_id: str, entries: Sequence[Entry], on_commit: OnCommit | None = None
-               ) -> "asyncio.Future[None]": ...
+    def append(self, event_id: str, entries: Sequence[Entry], on_commit: OnCommit | None = None,
+               *, expect: int) -> asyncio.Future[None]:
+        """Journal `entries` (journaled ones numbered expect+1, expect+2, ...; sealed ones
+        into the ballot box) if and only if the event's last committed seq is `expect`;
+        else the future fails with StoreConflict. A failure of one append never fails
+        another event's appends. `on_commit` runs after the commit, in journal order."""
+        ...
     async def flush(self) -> None: ...
     async def event_row(self, event_id: str) -> dict[str, str] | None: ...
     async def list_events(self) -> list[dict[str, str]]: ...
@@ -30,6 +58,11 @@ class Store(Protocol):
 
     async def delete_event(self, event_id: str) -> None: ...
     def journal(self, event_id: str, after: int = 0) -> AsyncIterator[Entry]: ...
-
-
-import asyncio  # noqa: E402  (used in the annotation above)
+    def sealed(self, event_id: str) -> AsyncIterator[Entry]: ...
+    async def probe(self) -> None:
+        """A tiny real write: raises StoreError while writes cannot be made durable."""
+        ...
+    @property
+    def healthy(self) -> bool:
+        """False from a failed commit until the next successful one."""
+        ...

@@ -15,10 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
+import sqlite3
+
 import aiosqlite
 
 from ..domain.entries import Entry
-from . import OnCommit
+from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,24 @@ class _Write:
     statements: list[tuple[str, Sequence[Sequence[Any]]]]
     future: asyncio.Future[None]
     on_commit: OnCommit | None = None
+    event_id: str | None = None  # with `expect`: the append must follow that seq
+    expect: int | None = None
+    head: int | None = None  # the event's last seq once this write is committed
+    forget: str | None = None  # an event erased by this write
+    error: StoreError | None = None
+
+
+def store_error(exc: BaseException) -> StoreError:
+    """The driver's exception as the store's own: a duplicate seq is a conflict, a refusal
+    of the storage (full, read-only, locked, I/O) is unavailable, anything else a failure
+    of this one write (a value that cannot be stored)."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, sqlite3.IntegrityError) and "journal" in str(exc):
+        return StoreConflict(f"journal: {exc}")
+    if isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)):
+        return StoreUnavailable(f"storage refused the write: {exc}")
+    return StoreError(f"could not store: {type(exc).__name__}: {exc}")
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -94,6 +114,14 @@ class SqliteStore:
     _writer: asyncio.Task[None] | None = None
     commits: int = 0  # transactions, for tests and benchmarks of the group commit
     appended: int = 0
+    failures: int = 0  # writes that failed, for healthz and tests
+    _heads: dict[str, int] = field(default_factory=dict)  # committed last seq per event
+    _healthy: bool = True
+    last_error: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
 
     async def open(self) -> None:
         # aiosqlite logs every statement with its parameters at DEBUG: that would put
@@ -148,24 +176,34 @@ class SqliteStore:
 
     # -- writes ----------------------------------------------------------------------
     def _submit(self, statements: list[tuple[str, Sequence[Sequence[Any]]]],
-                on_commit: OnCommit | None = None) -> asyncio.Future[None]:
+                on_commit: OnCommit | None = None, **check: Any) -> asyncio.Future[None]:
         if self._writer is None or self._writer.done():
-            raise RuntimeError("the store is closed")
+            raise StoreClosed("the store is closed")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Write(statements, fut, on_commit))
+        self._queue.put_nowait(_Write(statements, fut, on_commit, **check))
         return fut
 
     def append(self, event_id: str, entries: Sequence[Entry],
-               on_commit: OnCommit | None = None) -> asyncio.Future[None]:
+               on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
         self.appended += len(entries)
         statements: list[tuple[str, Sequence[Sequence[Any]]]] = []
-        rows = [_entry_params(event_id, e) for e in entries if not e.sealed]
-        if rows:
-            statements.append((INSERT_ENTRY, rows))
+        journaled = [e for e in entries if not e.sealed]
+        head = expect
+        for e in journaled:
+            if e.seq != head + 1:
+                raise StoreConflict(f"seq {e.seq} does not follow {head}")
+            head = e.seq
+        if journaled:
+            statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
         for e in entries:
             if e.sealed:
                 statements += _sealed_statements(event_id, e)
-        return self._submit(statements, on_commit)
+        return self._submit(statements, on_commit, event_id=event_id, expect=expect, head=head)
+
+    async def probe(self) -> None:
+        """One real write (a page of the WAL): fails while the disk is full or read-only."""
+        await self._submit([("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)",
+                             [(secrets.token_hex(8),)])])
 
     async def create_event(self, row: dict[str, str], first: Entry) -> None:
         await self._submit([
@@ -174,7 +212,7 @@ class SqliteStore:
              [(row["id"], row["title"], row["created_at"], row["participant_key"],
                row["moderator_key"], row.get("status", "open"))]),
             (INSERT_ENTRY, [_entry_params(row["id"], first)]),
-        ])
+        ], event_id=row["id"], expect=0, head=first.seq)
 
     async def set_status(self, event_id: str, status: str) -> None:
         await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])])
@@ -190,10 +228,10 @@ class SqliteStore:
     async def delete_event(self, event_id: str) -> None:
         """Forget an event entirely (GDPR erasure): its row, journal and ballot box, in one
         transaction behind every write already queued."""
-        one = [(event_id,)]
+        one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = ?", one)
                             for table in ("journal", "poll_voters", "poll_counts", "poll_texts")]
-                           + [("DELETE FROM events WHERE id = ?", one)])
+                           + [("DELETE FROM events WHERE id = ?", one)], forget=event_id)
 
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
@@ -201,7 +239,6 @@ class SqliteStore:
 
     async def _write_loop(self) -> None:
         assert self._db is not None
-        db = self._db
         stop = False
         while not stop:
             item = await self._queue.get()
@@ -214,31 +251,94 @@ class SqliteStore:
                     stop = True
                     break
                 batch.append(nxt)
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-                for w in batch:
+            await self._commit_batch(batch)
+
+    async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
+        if event_id in tentative:
+            return tentative[event_id]
+        if event_id not in self._heads:
+            assert self._db is not None
+            async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM journal "
+                                        "WHERE event_id = ?", (event_id,)) as cur:
+                row = await cur.fetchone()
+            self._heads[event_id] = int(row[0]) if row else 0
+        return self._heads[event_id]
+
+    async def _commit_batch(self, batch: list[_Write]) -> None:
+        """One transaction for the batch, a savepoint per write: a write that fails (a
+        conflict, a value that cannot be stored) is rolled back alone and fails alone. Only
+        a failure of the transaction itself (disk full, read-only, locked) fails them all."""
+        db = self._db
+        assert db is not None
+        tentative: dict[str, int] = {}
+        wrote = False
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            for w in batch:
+                if w.event_id is not None and w.expect is not None:
+                    head = await self._head(w.event_id, tentative)
+                    if head != w.expect:
+                        w.error = StoreConflict(f"event {w.event_id}: the journal is at "
+                                                f"seq {head}, the write follows {w.expect}")
+                        continue
+                if not w.statements:
+                    continue
+                await db.execute("SAVEPOINT w")
+                try:
                     for sql, params in w.statements:
                         await db.executemany(sql, params)
-                await db.execute("COMMIT")
-            except Exception as exc:  # a failed commit: nothing of the batch is durable
-                log.exception("journal commit failed")
-                try:
+                except Exception as exc:
+                    if not db.in_transaction:
+                        raise  # SQLite rolled back the whole transaction (full, I/O)
+                    await db.execute("ROLLBACK TO w")
+                    await db.execute("RELEASE w")
+                    w.error = store_error(exc)  # this write alone: the others go on
+                    if isinstance(w.error, StoreUnavailable):
+                        self._healthy = False
+                        self.last_error = str(w.error)
+                    continue
+                await db.execute("RELEASE w")
+                wrote = True
+                if w.event_id is not None and w.head is not None:
+                    tentative[w.event_id] = w.head
+            await db.execute("COMMIT")
+        except Exception as exc:  # the transaction failed: nothing of the batch is durable
+            err = store_error(exc)
+            self._healthy = False
+            self.last_error = str(err)
+            try:
+                if db.in_transaction:
                     await db.execute("ROLLBACK")
-                except Exception:
-                    pass
-                for w in batch:
-                    if not w.future.done():
-                        w.future.set_exception(exc)
-                continue
-            self.commits += 1
+            except Exception:  # noqa: S110 - the connection rolls back on its next BEGIN
+                pass
             for w in batch:
-                if w.on_commit is not None:
-                    try:
-                        w.on_commit()
-                    except Exception:
-                        log.exception("after-commit hook failed")
+                w.error = err
+            self._heads.clear()  # re-read what is durable on the next write
+        else:
+            self.commits += 1
+            self._heads.update(tentative)
+            if wrote:
+                self._healthy = True
+                self.last_error = None
+        failed = [w for w in batch if w.error is not None]
+        if failed:
+            self.failures += len(failed)
+            log.error("journal: %d of %d writes failed: %s", len(failed), len(batch),
+                      failed[0].error)
+        for w in batch:
+            if w.error is not None:
                 if not w.future.done():
-                    w.future.set_result(None)
+                    w.future.set_exception(w.error)
+                continue
+            if w.forget is not None:
+                self._heads.pop(w.forget, None)
+            if w.on_commit is not None:
+                try:
+                    w.on_commit()
+                except Exception:
+                    log.exception("after-commit hook failed")
+            if not w.future.done():
+                w.future.set_result(None)
 
     # -- reads -----------------------------------------------------------------------
     async def event_row(self, event_id: str) -> dict[str, str] | None:

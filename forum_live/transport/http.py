@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -17,7 +18,7 @@ from ..domain.commands import EventIn, JoinIn
 from ..domain.errors import Invalid, RateLimited, TooLarge, Unauthorized
 from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
-from ..protocol import describe
+from ..protocol import describe, unstorable
 from . import minutes_http, openapi, privacy
 from .errors import error_response
 from .i18n import page
@@ -49,6 +50,9 @@ async def read_body(request: Request, model: type[M]) -> M:
         raise Invalid("body: not valid JSON") from None
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
+    problem = unstorable(data)
+    if problem:
+        raise Invalid(problem)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -193,7 +197,19 @@ async def revoke_tokens(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    """200 ok while writes are durable; 503 degraded from a failed commit until a write
+    succeeds again (a probe write here finds out, so recovery needs no traffic)."""
+    store = forum_of(request).store
+    if not store.healthy:
+        try:
+            await asyncio.wait_for(store.probe(), 5)
+        except Exception:  # noqa: BLE001 - any failure of the probe is "still degraded"
+            pass
+    if store.healthy:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "degraded", "writes": "failing",
+                         "reason": getattr(store, "last_error", None) or "writes fail"},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 # -- pages ------------------------------------------------------------------------------

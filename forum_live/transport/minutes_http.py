@@ -162,7 +162,7 @@ async def end_event(request: Request) -> Response:
     if not forum.auth.is_organizer(request.headers.get("authorization")):
         raise Unauthorized("organizer token missing or wrong")
     rt = await forum.runtime(request.path_params["event_id"])
-    await rt.commit(setup.end_event(rt.state, Context.current(forum.settings.limits), None))
+    await rt.write(lambda s, ctx: setup.end_event(s, ctx, None))
     return JSONResponse(event_summary(rt.state))
 
 

@@ -63,8 +63,8 @@ EXCEL_QUERY = {"name": "excel", "in": "query", "required": False,
                "description": "1/true/yes: semicolons and a byte-order mark for Excel",
                "schema": {"type": "string"}}
 
-ORGANIZER = [{"organizer": []}]
-EVENT_TOKEN = [{"organizer": []}, {"eventToken": []}, {"tokenQuery": []}]
+ORGANIZER: list[dict[str, list[str]]] = [{"organizer": []}]
+EVENT_TOKEN: list[dict[str, list[str]]] = [{"organizer": []}, {"eventToken": []}, {"tokenQuery": []}]
 PUBLIC: list[dict[str, list[str]]] = []
 
 STR = {"type": "string"}
@@ -182,6 +182,31 @@ def document() -> dict[str, Any]:
                             **_errors(403, 404, 413, 422, 429)},
                         parameters=[EVENT_ID], body="JoinIn", op_id="joinEvent"),
         },
+        "/api/events/{event_id}/session": {
+            "post": _op("exchange a token of this event (Authorization header) for an "
+                        "HttpOnly, SameSite=Strict cookie scoped to the event's review page "
+                        "and downloads, so their links carry no token", EVENT_TOKEN, {
+                            "204": {"description": "cookie set (Set-Cookie: forum_token, "
+                                                   "Path=/events/{id} and /api/events/{id})"},
+                            **_errors(401)},
+                        parameters=[EVENT_ID], op_id="openSession"),
+            "delete": _op("forget the cookie of openSession", PUBLIC, {
+                "204": {"description": "cookie cleared"}},
+                parameters=[EVENT_ID], op_id="closeSession"),
+        },
+        "/api/events/{event_id}/revoke": {
+            "post": _op("revoke every token of the event: new invitation keys, a new token "
+                        "generation, its sockets closed with 4401 (organizer)", ORGANIZER, {
+                            "200": _json({"type": "object",
+                                          "required": ["participant_key", "moderator_key",
+                                                       *LINKS],
+                                          "properties": {"participant_key": STR,
+                                                         "moderator_key": STR, **LINKS}},
+                                         "the new keys and links"),
+                            **_errors(401, 404)},
+                        parameters=[EVENT_ID], op_id="revokeTokens"),
+        },
+
         "/api/events/{event_id}/participants/{participant_id}/export": {
             "get": _op("everything stored about one participant, as JSON (GDPR access "
                        "request; anonymous ballots are unlinkable and never in it) "
@@ -219,8 +244,12 @@ def document() -> dict[str, Any]:
         "/": {"get": _op("welcome page", PUBLIC, {"200": _html("page")}, op_id="indexPage")},
         "/organizer": {"get": _op("organizer page (the token is entered there)", PUBLIC,
                                   {"200": _html("page")}, op_id="organizerPage")},
-        "/e/{event_id}": {"get": _op("the event page (join and take part)", PUBLIC, {
-            "200": _html("page"), "404": _html("no such event")},
+        "/e/{event_id}": {"get": _op("the event page (join and take part); the same page for "
+                                     "every id, the key travels in the fragment (#key=); an "
+                                     "old link with ?key= is sent on (303) to that form",
+                                     PUBLIC, {
+            "200": _html("page"), "303": {"description": "to /e/{id}#key=..."}},
+
             parameters=[EVENT_ID, {"name": "key", "in": "query", "required": False,
                                    "schema": STR}], op_id="eventPage")},
         "/i18n/{lang}.json": {"get": _op("message catalog", PUBLIC, {

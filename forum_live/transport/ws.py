@@ -13,9 +13,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..domain.commands import Command, Hello, Ping, StateSync
 from ..domain.reactions import ReactionSend
-from ..domain.errors import DomainError, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
-from ..hub import CLOSE_UNAUTHORIZED, Connection
+from ..domain.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+
+from .. import closecodes
+from ..closecodes import UNAUTHORIZED as CLOSE_UNAUTHORIZED
+from ..hub import Connection
 from ..protocol import error_frame, ok_frame, parse_frame
+from .errors import as_domain_error
 
 if TYPE_CHECKING:
     from ..forum import Forum
@@ -25,8 +29,8 @@ log = logging.getLogger(__name__)
 CLOSE_TOO_MANY = 4429  # too many sockets of one participant at once
 
 
-CLOSE_NOT_FOUND = 4404
-CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_NOT_FOUND = closecodes.NOT_FOUND
+CLOSE_HELLO_TIMEOUT = closecodes.NO_HELLO
 
 
 def _origin_tuple(url: str) -> tuple[str, str, int] | None:
@@ -137,11 +141,11 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
                  raw_send: Send | None = None) -> None:
     limits = forum.settings.limits
 
-    if raw_send is None:
-        send_text = ws.send_text
-    else:
-        async def send_text(text: str) -> None:
+    send_text: Callable[[str], Awaitable[None]] = ws.send_text
+    if raw_send is not None:
+        async def raw_text(text: str) -> None:
             await raw_send({"type": "websocket.send", "text": text})
+        send_text = raw_text
 
     async def close(code: int, reason: str) -> None:
         await ws.close(code=code, reason=reason)
@@ -216,11 +220,8 @@ async def handle_frame(rt, conn: Connection, raw: str | bytes, frame_max: int) -
                 raise Forbidden("you are waiting for a moderator to let you in")
             return ok_frame(ref, **await handler(rt, conn, cmd))
         entries = await rt.submit(conn.pid, cmd)
-    except DomainError as e:
-        return error_frame(ref, e)
-    except Exception:
-        log.exception("command %s failed", cmd.type)
-        return error_frame(ref, Invalid("the server could not handle this request"))
+    except Exception as e:  # the one mapping: domain errors, unavailable, internal
+        return error_frame(ref, as_domain_error(e, f"command {cmd.type}"))
     result: dict[str, object] = {"seq": entries[-1].seq if entries else rt.committed_seq}
     if entries and entries[0].kind == "chat.message":
         result["message"] = entries[0].data["message"]["id"]

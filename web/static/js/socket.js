@@ -130,8 +130,8 @@ export class EventSocket {
       this.onFatal(FATAL[code]);
       return;
     }
-    // 4408 (too slow, or no hello in time) means: come back at once and resume.
-    this._scheduleRetry(code === 4408 ? 0.2 : null);
+    // 4408 (too slow) and 4400 (no hello in time) mean: come back at once and resume.
+    this._scheduleRetry(code === 4408 || code === 4400 ? 0.2 : null);
   }
 
   _scheduleRetry(fixedSeconds = null) {
