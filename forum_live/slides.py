@@ -180,6 +180,40 @@ async def page_text(request: Request) -> Response:
                         headers={"Cache-Control": "private, max-age=86400"})
 
 
+def _document() -> None:
+    """These routes in /openapi.json (openapi.EXTRA_PATHS)."""
+    from .transport import openapi as o
+
+    deck = {"type": "object", "required": ["id", "topic", "pages"],
+            "properties": {"id": o.STR, "topic": {"type": ["string", "null"]},
+                           "pages": {"type": "integer"}, "title": o.STR}}
+    topic = {"name": "topic", "in": "query", "required": False,
+             "description": "the topic the slides belong to", "schema": o.STR}
+    sid = {"name": "slides_id", "in": "path", "required": True, "schema": o.STR}
+    n = {"name": "n", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    upload_op = o._op("upload impulse slides as a PDF (organizer, or a moderator's token); "
+                      "rendered to pages", o.EVENT_TOKEN,
+                      {"201": o._json(deck, "the slides"), **o._errors(401, 403, 404, 413, 422)},
+                      parameters=[o.EVENT_ID, topic], op_id="uploadSlides")
+    # the body is the PDF's bytes, sent as application/pdf (any content type is read as one)
+    upload_op["requestBody"] = {"required": True, "description": "the PDF (application/pdf)",
+                                "content": {"application/octet-stream": {
+                                    "schema": {"type": "string", "format": "binary"}}}}
+    o.EXTRA_PATHS["/api/events/{event_id}/slides"] = {"post": upload_op}
+    o.EXTRA_PATHS["/api/events/{event_id}/slides/{slides_id}/pages/{n}"] = {"get": o._op(
+        "one page of the slides as PNG (any token of this event)", o.EVENT_TOKEN,
+        {"200": {"description": "the page", "content": {"image/png": {"schema": o.STR}}},
+         **o._errors(401, 404)}, parameters=[o.EVENT_ID, sid, n], op_id="slidePage")}
+    o.EXTRA_PATHS["/api/events/{event_id}/slides/{slides_id}/pages/{n}/text"] = {"get": o._op(
+        "the text of one page, for screen readers (any token of this event)", o.EVENT_TOKEN,
+        {"200": o._json({"type": "object", "required": ["text"], "properties": {"text": o.STR}},
+                        "the text"), **o._errors(401, 404)},
+        parameters=[o.EVENT_ID, sid, n], op_id="slideText")}
+
+
+_document()
+
+
 def routes() -> list[Route]:
     return [
         Route("/api/events/{event_id}/slides", upload, methods=["POST"]),
