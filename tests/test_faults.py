@@ -322,3 +322,127 @@ async def test_a_locked_database_refuses_writes_until_the_lock_is_released(
         await c.close()
     finally:
         await server.stop()
+
+
+# -- the process paused ----------------------------------------------------------------------
+@pytest.mark.slow
+async def test_a_server_paused_for_ten_seconds_loses_nothing_and_clients_resume_exactly(
+        tmp_path: Path) -> None:
+    import signal
+
+    from tests.support.process import spawn
+    p = await spawn(tmp_path / "data", env={"FORUM_LIMIT_CHAT_RATE": "1000",
+                                            "FORUM_LIMIT_CHAT_BURST": "1000"})
+    try:
+        async with p.http() as http:
+            ev = await create_event(http)
+            people = [await join(http, ev, f"Person {i}") for i in range(4)]
+            watcher = await join(http, ev, "Beobachterin")
+        room = ev["plenary_room"]
+        observer = await Client.connect(p, ev["id"], watcher["token"])  # type: ignore[arg-type]
+        clients = [await Client.connect(p, ev["id"], x["token"])  # type: ignore[arg-type]
+                   for x in people]
+        acked: list[str] = []
+        paused = asyncio.Event()
+        resumed_ok = asyncio.Event()
+
+        async def talk(i: int) -> None:
+            c = clients[i]
+            for n in range(60):
+                text = f"{i}-{n}"
+                try:
+                    r = await c.request("chat.send", room=room, text=text, timeout=3)
+                except (asyncio.TimeoutError, TimeoutError):
+                    # no answer while paused: come back with resume_from, as the app does
+                    await resumed_ok.wait()
+                    c.ws.transport.abort()
+                    seen = c.last_seq
+                    c2 = await Client.connect(p, ev["id"], people[i]["token"],  # type: ignore[arg-type]
+                                              resume_from=seen)
+                    c2.events = c.events + c2.events
+                    clients[i] = c = c2
+                    continue
+                assert r["type"] == "ok", r
+                acked.append(text)
+                if n == 10 and i == 0:
+                    paused.set()
+
+        talkers = [asyncio.create_task(talk(i)) for i in range(4)]
+        await paused.wait()
+        os.kill(p.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(10)  # the fault itself: ten seconds without a server
+        os.kill(p.proc.pid, signal.SIGCONT)
+        resumed_ok.set()
+        await asyncio.gather(*talkers)
+        last = max(c.last_seq for c in clients)
+        await observer.wait_for(lambda e: e["seq"] >= last, timeout=30)
+        for c in clients:
+            if c.last_seq < last:
+                await c.wait_for(lambda e: e["seq"] >= last, timeout=30)
+        # every acknowledged line is there, once; every resumed tab saw exactly what the
+        # never-dropped observer saw
+        seen_by_observer = [(e["seq"], e["message"]["text"]) for e in observer.of("chat.message")]
+        texts = [t for _, t in seen_by_observer]
+        assert set(acked) <= set(texts) and len(texts) == len(set(texts))
+        for c in clients:
+            mine = [(e["seq"], e["message"]["text"]) for e in c.of("chat.message")]
+            assert mine == seen_by_observer
+        for c in [observer, *clients]:
+            await c.close()
+    finally:
+        p.terminate()
+    with sqlite3.connect(tmp_path / "data" / "forum.db") as db:
+        rows = db.execute("SELECT seq, data FROM journal WHERE event_id = ? AND "
+                          "kind = 'chat.message' ORDER BY seq", (ev["id"],)).fetchall()
+    import json
+    stored = [json.loads(d)["message"]["text"] for _, d in rows]
+    assert set(acked) <= set(stored) and len(stored) == len(set(stored))
+
+
+# -- the seq race after a 1009 close -------------------------------------------------------------
+async def test_coming_back_after_an_oversized_frame_never_reuses_a_seq(tmp_path: Path) -> None:
+    """A client closed by the websocket layer for an oversized frame (1009) comes straight
+    back while others chat and its delayed presence entry is due: every entry gets its own
+    seq, no write fails, the journal has no gap."""
+    import websockets
+
+    server = await start_server(tmp_path / "data", chat_rate=1000, chat_burst=1000,
+                                presence_grace_s=0.02)
+    try:
+        async with server.http() as http:
+            ev = await create_event(http)
+            anna = await join(http, ev, "Anna")
+            bernd = await join(http, ev, "Bernd")
+        cb = await Client.connect(server, ev["id"], bernd["token"])
+        stop = asyncio.Event()
+
+        async def chatter() -> None:
+            n = 0
+            while not stop.is_set():
+                r = await cb.request("chat.send", room=ev["plenary_room"], text=f"z{n}")
+                assert r["type"] == "ok", r
+                n += 1
+
+        talking = asyncio.create_task(chatter())
+        too_big = "x" * (server.settings.limits.frame_max * 4 + (1 << 20))
+        for _ in range(15):
+            ca = await Client.connect(server, ev["id"], anna["token"])
+            try:
+                await ca.ws.send(too_big)
+                await asyncio.wait_for(ca.ws.wait_closed(), 10)
+            except websockets.ConnectionClosed:
+                pass
+            assert ca.ws.close_code == 1009 or ca.ws.close_rcvd is None or \
+                ca.ws.close_rcvd.code == 1009
+        ca = await Client.connect(server, ev["id"], anna["token"])
+        stop.set()
+        await talking
+        rt = server.forum.runtimes[ev["id"]]
+        assert server.forum.store.failures == 0 and rt.recoveries == 0
+        seqs = [e.seq for e in await journal(server, ev["id"])]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert (await ca.request("ping"))["seq"] == seqs[-1]
+        await ca.close()
+        await cb.close()
+    finally:
+        await server.stop()
