@@ -20,13 +20,18 @@ from .mixer import RATE, SAMPLES
 from .video import VIDEO_TIME_BASE, VideoSource, vp8_size
 
 log = logging.getLogger(__name__)
+FLUSH = {"flush_packets": "1"}
 
 
 class AudioFile:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.container = av.open(str(path), "w", format="ogg")
+        # flush_packets: every muxed packet goes to the file at once (FFmpeg otherwise
+        # keeps ~32 KiB, several seconds of Opus, in its buffer: a kill -9 left 0 bytes);
+        # pages of at most 0.25 s, so a crash loses well under a second
+        self.container = av.open(str(path), "w", format="ogg", options=FLUSH,
+                                 container_options={"page_duration": "250000"})
         self.stream = self.container.add_stream("libopus", rate=RATE)
         self.stream.layout = "mono"
         self.stream.format = "s16"
@@ -95,7 +100,9 @@ class VideoFile:
                     self.source.request_keyframe()
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.container = av.open(str(self.path), "w", format="webm")
+            # clusters of at most 1 s, each written out when complete (flush_packets)
+            self.container = av.open(str(self.path), "w", format="webm", options=FLUSH,
+                                     container_options={"cluster_time_limit": "1000"})
             self.stream = self.container.add_stream("libvpx", rate=30)
             self.stream.width, self.stream.height = size
             self.stream.time_base = VIDEO_TIME_BASE
@@ -150,3 +157,19 @@ class RoomRecorder:
         except Exception:
             log.exception("recording %s: could not finalize audio", self.id)
         return self.video.close()
+
+
+def recorded_length(path: Path) -> float | None:
+    """Seconds of media in a recording file as it is on disk (after a crash: up to where
+    it ends), from its packets' time stamps; None when there is no readable file."""
+    try:
+        with av.open(str(path)) as c:
+            stream = c.streams[0]
+            end = 0.0
+            for packet in c.demux(stream):
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            return round(end, 1)
+    except (OSError, av.error.FFmpegError, IndexError):
+        return None

@@ -25,7 +25,7 @@ from ..transport.ws import register_handler
 from . import aiortc_internals as internals
 from .mixer import MixerClock, RoomMixer
 from .peers import MediaPeer
-from .recorder import RoomRecorder
+from .recorder import RoomRecorder, recorded_length
 from .state import RecordingStop, media_state, speaking_entry, stop_entries
 
 if TYPE_CHECKING:
@@ -111,14 +111,17 @@ class MediaService:
         task.add_done_callback(self.tasks.discard)
 
     def _stops(self, which: Callable[[EventState, Any], bool], reason: str,
-               video: bool = True) -> Callable[[EventState, Context], list[Entry]]:
-        """A decision: stop the active recordings that `which` picks."""
+               video: bool = True, lengths: dict[str, float | None] | None = None
+               ) -> Callable[[EventState, Context], list[Entry]]:
+        """A decision: stop the active recordings that `which` picks (`lengths`: what a
+        crash left on disk, by recording id)."""
         def decision(s: EventState, ctx: Context) -> list[Entry]:
             return [e for rec in list(media_state(s).recordings.values())
                     if rec.active and which(s, rec)
                     for e in stop_entries(s, ctx, rec.room, None, reason,
                                           **({"video": self._has_video(rec.id)}
-                                             if video else {}))]
+                                             if video else {}),
+                                          duration_s=(lengths or {}).get(rec.id))]
         return decision
 
     async def _write(self, rt: "EventRuntime",
@@ -132,10 +135,14 @@ class MediaService:
         rt.services["media"] = self
         rt.after_commit.append(self._on_commit)
         rt.on_detach.append(self._on_detach)
-        # Recordings a crash left open: the files end where the process died.
-        if any(rec.active for rec in media_state(rt.state).recordings.values()):
+        # Recordings a crash left open: the files end where the process died, and their
+        # length is what is on disk (not the time until this restart).
+        open_ = [rec for rec in media_state(rt.state).recordings.values() if rec.active]
+        if open_:
+            lengths = {rec.id: recorded_length(self.settings.recordings_dir / rec.file)
+                       for rec in open_}
             self.spawn(self._write(rt, self._stops(lambda s, rec: True, "interrupted",
-                                                   video=False)))
+                                                   video=False, lengths=lengths)))
 
     # -- queries -------------------------------------------------------------------------
     def ice_servers(self) -> list[dict[str, Any]]:

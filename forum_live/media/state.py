@@ -148,12 +148,16 @@ def recording_start(s: EventState, ctx: Context, me: Participant,
 
 
 def stop_entries(s: EventState, ctx: Context, room: str, by: str | None,
-                 reason: str = "stopped", video: bool | None = None) -> list[Entry]:
+                 reason: str = "stopped", video: bool | None = None,
+                 duration_s: float | None = None) -> list[Entry]:
+    """`duration_s`: the length actually on disk (a recording a crash cut short), instead
+    of the time since the start."""
     rec = media_state(s).active_recording(room)
     if rec is None:
         return []
     start = datetime.fromisoformat(rec.started_at.replace("Z", "+00:00"))
-    duration = round((ctx.now - start).total_seconds(), 1)
+    duration = duration_s if duration_s is not None else round(
+        (ctx.now - start).total_seconds(), 1)
     data: dict[str, Any] = {"room": room, "id": rec.id, "duration_s": max(0.0, duration),
                             "reason": reason, "by": by}
     if video is not None:

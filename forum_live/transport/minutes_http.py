@@ -364,6 +364,27 @@ async def header_endpoint(request: Request) -> Response:
     return JSONResponse({"header": dict(review.review_state(rt.state).header)})
 
 
+async def recording_file(request: Request) -> Response:
+    """GET /api/events/{id}/recordings/{rec}/audio|video: the file, with HTTP Range (a
+    player seeks), for whoever may read the minutes; nobody else."""
+    from starlette.responses import FileResponse
+
+    from ..media.state import media_state
+
+    _, rt = await access(request, request.path_params["event_id"])
+    rec = media_state(rt.state).recordings.get(request.path_params["recording_id"])
+    kind = request.path_params["kind"]
+    if rec is None or kind not in ("audio", "video") or (kind == "video" and not rec.video):
+        raise NotFound("no such recording")
+    base = _forum(request).settings.recordings_dir.resolve()
+    path = (base / (rec.file if kind == "audio" else rec.video_file)).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        raise NotFound("the recording file is not there")
+    return FileResponse(path, media_type="audio/ogg" if kind == "audio" else "video/webm",
+                        filename=path.name, content_disposition_type="inline",
+                        headers={"Cache-Control": "private, no-cache"})
+
+
 def routes() -> list[Route]:
     base = "/api/events/{event_id}/minutes"
     return [
@@ -376,6 +397,8 @@ def routes() -> list[Route]:
         Route(f"{base}/answers", answer_endpoint, methods=["POST"]),
         Route(f"{base}/header", header_endpoint, methods=["POST"]),
         Route("/api/events/{event_id}/tables.xlsx", tables_xlsx, methods=["GET"]),
+        Route("/api/events/{event_id}/recordings/{recording_id}/{kind}", recording_file,
+              methods=["GET"]),
     ]
 
 
@@ -422,6 +445,15 @@ def _document() -> None:
         "comments, proposals, versions, answers, header and what the asker may do",
         o.EVENT_TOKEN, {"200": obj, **o._errors(401, 404)}, parameters=params,
         op_id="minutes_review")}
+    kind = {"name": "kind", "in": "path", "required": True,
+            "schema": {"type": "string", "enum": ["audio", "video"]}}
+    rid = {"name": "recording_id", "in": "path", "required": True, "schema": o.STR}
+    o.EXTRA_PATHS["/api/events/{event_id}/recordings/{recording_id}/{kind}"] = {"get": o._op(
+        "a recording (audio/ogg or video/webm) with HTTP Range (organizer or any token of "
+        "this event)", o.EVENT_TOKEN, {"200": o._binary("audio/ogg", "the recording"),
+                                       "206": o._binary("audio/ogg", "a byte range"),
+                                       **o._errors(401, 404)},
+        parameters=[o.EVENT_ID, rid, kind, o.TOKEN_QUERY], op_id="recordingFile")}
     o.EXTRA_PATHS["/api/events/{event_id}/tables.xlsx"] = {"get": o._op(
         "polls and attendance as one workbook (organizer or a moderator token)",
         o.EVENT_TOKEN, {"200": o._binary(XLSX, "xlsx"), **o._errors(401, 404)},
