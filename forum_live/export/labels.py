@@ -88,6 +88,10 @@ EXTRA: dict[str, dict[str, str]] = {
         "rv_failed": "Das hat nicht geklappt: {message}",
         "rv_by_organizer": "Veranstalter",
         "rv_current": "aktuell",
+        "rv_listen": "Anhören ab {t}",
+        "rv_listen_label": "Anhören ab {t}: {text}",
+        "rv_download": "Herunterladen",
+        "rv_video": "Video",
     },
     "en": {
         "organizer": "Organizer",
@@ -172,5 +176,9 @@ EXTRA: dict[str, dict[str, str]] = {
         "rv_failed": "That did not work: {message}",
         "rv_by_organizer": "Organizer",
         "rv_current": "current",
+        "rv_listen": "Listen from {t}",
+        "rv_listen_label": "Listen from {t}: {text}",
+        "rv_download": "Download",
+        "rv_video": "Video",
     },
 }

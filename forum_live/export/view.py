@@ -136,7 +136,17 @@ def _entry(e: dict[str, Any], rooms: dict[str, str], L: dict[str, str], lang: st
             "author": (e.get("author") or {}).get("name", ""),
             "at": fmt_time(e.get("at"), lang), "room": rooms.get(e["room"], L["plenary"]),
             "edited": bool(e.get("edited_at")),
-            "recorded_by": L["recorded_by"].replace("{name}", recorded) if recorded else ""}
+            "recorded_by": L["recorded_by"].replace("{name}", recorded) if recorded else "",
+            **_at_recording(e.get("recording"))}
+
+
+def _at_recording(rec: dict[str, Any] | None) -> dict[str, Any]:
+    """The entry's moment in its room's recording: id, "00:12:34" and seconds."""
+    if not rec or not rec.get("offset"):
+        return {"rec_id": "", "rec_offset": "", "rec_seconds": 0}
+    h, m, sec = (int(x) for x in str(rec["offset"]).split(":"))
+    return {"rec_id": rec["id"], "rec_offset": rec["offset"],
+            "rec_seconds": h * 3600 + m * 60 + sec}
 
 
 def _groups(entries: list[dict[str, Any]], L: dict[str, str]) -> list[dict[str, Any]]:
@@ -358,7 +368,8 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
                "rooms": [{"title": x["title"], "topic": x.get("topic") or "",
                           "members": list(x["members"])} for x in r["rooms"]]}
               for r in model["breakout_rounds"]]
-    recordings = [{"title": _recording_title(r, lang),
+    recordings = [{"id": str(r.get("id") or ""), "video": bool(r.get("video_file")),
+                   "title": _recording_title(r, lang),
                    "room": str(r.get("room_title") or r.get("room") or ""),
                    "at": fmt_datetime(r.get("started_at") or r.get("at"), lang),
                    "duration": (_minutes(int(round(float(r["duration_s"]) / 60)), L)

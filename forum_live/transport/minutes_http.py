@@ -233,6 +233,10 @@ def _review_context(rt: "EventRuntime", who: Access, me: Participant | None,
                        "at": fmt_datetime(p.at, lang)} for p in rv.proposals.values()],
         "answered": view["answered"],
         "header": {k: rv.header.get(k, "") for k in review.HEADER_FIELDS},
+        "recordings": [{**r, "audio": _href(rt.id, f"recordings/{r['id']}/audio", token, lang),
+                        "video_href": _href(rt.id, f"recordings/{r['id']}/video", token, lang)
+                        if r["video"] else ""}
+                       for r in view["recordings"] if r["id"]],
     }
 
 

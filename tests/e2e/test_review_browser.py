@@ -5,6 +5,8 @@ follow each step. axe-core finds nothing on the review page nor in the HTML expo
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +90,54 @@ async def test_propose_accept_approve(server: LiveServer, browser: Browser,
     assert await export.evaluate("getComputedStyle(document.querySelector('.m-meta')).color")\
         == "rgb(85, 85, 85)"  # the embedded style sheet applies
     assert await axe_violations(export) == []
+    console.check()
+
+
+async def test_play_a_recording_from_an_entry(server: LiveServer, browser: Browser,
+                                              console: Console) -> None:
+    """A note written while the plenary was recorded: on the review page its "Anhören ab"
+    puts the room's recording at that moment; the recording seeks (HTTP Range)."""
+    from forum_live.media.recorder import recorded_length
+    from tests.support.media import Peer, Sig
+
+    async with server.http() as http:
+        ev = await create_event(http, topics=[{"title": "Mobilität"}])
+        mod = await join(http, ev, "Mona Moderation", moderator=True)
+    sig = await Sig.connect(server.ws_base, ev["id"], mod["token"])
+    peer = Peer(sig, 440.0, record_audio=False)
+    await peer.join(video_slots=False)
+    assert (await sig.request("recording.start"))["type"] == "ok"
+    started = await sig.wait_event(lambda e: e["type"] == "recording.started")
+    audio = server.settings.recordings_dir / started["file"]
+    for _ in range(600):  # a note two seconds into the recording
+        if audio.exists() and (recorded_length(audio) or 0) >= 2.0:
+            break
+        await asyncio.sleep(0.05)
+    r = await sig.request("minutes.add", room=ev["plenary_room"], kind="note",
+                          text="Hier wurde über den Busfahrplan gesprochen")
+    assert r["type"] == "ok"
+    for _ in range(600):
+        if (recorded_length(audio) or 0) >= 4.0:
+            break
+        await asyncio.sleep(0.05)
+    assert (await sig.request("recording.stop"))["type"] == "ok"
+    await peer.close()
+    await sig.close()
+
+    _, page = await open_page(browser, console,
+                              f"{server.base}/events/{ev['id']}/review?token={mod['token']}")
+    player = page.locator(f"#rec-{started['id']}")
+    await expect(player).to_have_count(1)
+    button = page.locator(".rv-listen")
+    await expect(button).to_have_text(re.compile(r"Anhören ab 0:0[2-4]"))
+    await page.wait_for_function(
+        "(id) => document.getElementById(id).readyState >= 1", arg=f"rec-{started['id']}")
+    assert await player.evaluate("(a) => a.duration") >= 3.5
+    await button.click()
+    seconds = int((await button.text_content() or "").rsplit(":", 1)[1])
+    await page.wait_for_function(
+        "([id, t]) => Math.abs(document.getElementById(id).currentTime - t) < 1.5",
+        arg=[f"rec-{started['id']}", seconds])
+    assert await axe_violations(page) == []
+    console.allow(r"play\(\)")  # headless Chromium may refuse to start playing
     console.check()

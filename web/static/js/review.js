@@ -154,3 +154,27 @@ if (panel) {
     });
   }
 }
+
+// Recordings: an entry written while its room was recorded gets "Anhören ab 12:34", which
+// plays the room's recording from that moment (HTTP Range lets the player seek).
+const players = document.getElementById("rv-recordings");
+if (players && record) {
+  for (const li of record.querySelectorAll("[data-recording]")) {
+    const audio = document.getElementById(`rec-${li.dataset.recording}`);
+    if (!audio) continue;
+    const secs = Number(li.dataset.offset) || 0;
+    const t = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn--small btn--quiet rv-listen";
+    button.textContent = (players.dataset.listen || "{t}").replace("{t}", t);
+    button.setAttribute("aria-label", (players.dataset.listenLabel || "{t}: {text}")
+      .replace("{t}", t).replace("{text}", (li.dataset.text || li.textContent).trim().slice(0, 80)));
+    button.addEventListener("click", () => {
+      audio.currentTime = secs;
+      audio.scrollIntoView({ block: "center" });
+      audio.play().catch(() => { /* autoplay refused: the player is there, at the moment */ });
+    });
+    li.append(" ", button);
+  }
+}
