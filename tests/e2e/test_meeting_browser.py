@@ -172,15 +172,17 @@ async def test_meeting_layout_alerts_tabs_focus_and_ended_state(
             await c.close()
 
 
+@pytest.mark.parametrize("size", [{"width": 390, "height": 844}, {"width": 640, "height": 400}],
+                         ids=["phone", "zoom200"])  # 640x400 is 1280x800 at 200 % zoom
 async def test_phone_stage_on_top_and_controls_reachable(
-        server: LiveServer, browser: Browser, console: Console) -> None:
+        server: LiveServer, browser: Browser, console: Console, size: dict[str, int]) -> None:
     async with server.http() as http:
         event = await create_event(http, title="Forum Telefon")
         mona = await api_join(http, event, "Mona Moderation", moderator=True)
     m = await Client.connect(server, event["id"], mona["token"])
     try:
-        _, page = await open_page(browser, console, event["participant_url"],
-                                  viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        _, page = await open_page(browser, console, event["participant_url"], viewport=size,
+                                  is_mobile=size["width"] < 600, has_touch=size["width"] < 600)
         await join(page, "Paul Telefon")
         stage = await page.locator("#media-box").bounding_box()
         tabs = await page.locator("#side-tabs").bounding_box()
@@ -194,9 +196,14 @@ async def test_phone_stage_on_top_and_controls_reachable(
         await m.request("breakouts.broadcast", text="Noch fünf Minuten")
         await expect(page.locator("#broadcast-box")).to_contain_text("Noch fünf Minuten")
         await in_view(page, "#broadcast-box")
-        # No sideways scrolling on a phone.
+        # No sideways scrolling; every tab and its panel can be reached.
         width = await page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
         assert width[0] <= width[1], width
+        for name, inside in (("Teilnehmende", "#people-list"), ("Fragen", "#qa-input"),
+                             ("Protokoll", "#minutes-title"), ("Chat", "#chat-input")):
+            await tab(page, name)
+            await page.locator(inside).scroll_into_view_if_needed()
+            await expect(page.locator(inside)).to_be_in_viewport()
         console.check()
     finally:
         await m.close()

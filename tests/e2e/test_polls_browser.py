@@ -100,14 +100,15 @@ async def test_single_choice_live_poll(server: LiveServer, browser: Browser, con
     for page in (anna, bernd):
         await expect(bar(page, "Radwege").locator(".poll-bar__num")).to_have_text("1 Stimme · 100 %")
         await expect(bar(page, "Marktplatz").locator(".poll-bar__num")).to_have_text("0 Stimmen · 0 %")
-        await expect(page.locator(".poll-participation")).to_have_text("1 von 4 haben abgestimmt")
+        # three who may vote: the moderator is not counted among the voters
+        await expect(page.locator(".poll-participation")).to_have_text("1 von 3 haben abgestimmt")
 
     await vote(bernd, "Marktplatz")
     await expect(bernd.locator(".poll-counted")).to_contain_text("Ihre Stimme wurde gezählt.")
     for page in (anna, bernd, mod):
         await expect(bar(page, "Radwege").locator(".poll-bar__num")).to_have_text("1 Stimme · 50 %")
         await expect(bar(page, "Marktplatz").locator(".poll-bar__num")).to_have_text("1 Stimme · 50 %")
-        await expect(page.locator(".poll-participation")).to_have_text("2 von 4 haben abgestimmt")
+        await expect(page.locator(".poll-participation")).to_have_text("2 von 3 haben abgestimmt")
     # The bar's width follows the share (a CSS custom property set from JS).
     share = await anna.locator(".poll-bar", has_text="Radwege").locator(".poll-bar__fill").evaluate(
         "el => el.style.getPropertyValue('--share')")
