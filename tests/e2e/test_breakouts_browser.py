@@ -89,7 +89,12 @@ async def test_self_mode_round_rooms_are_separate_and_close_by_time(
     await carla.get_by_role("button", name="Moderation rufen").click()
     await expect(carla.locator("#help-note")).to_be_visible()
     await expect(cards.nth(2)).to_contain_text("Hilfe gerufen von Carla Chor")
+    # ... and calls the moderator with an alert that stays in view until answered.
+    await expect(mod.locator("#help-alert")).to_contain_text("Carla Chor ruft die Moderation in Raum 3.")
+    await expect(mod.locator("#help-alert")).to_be_in_viewport()
+    await expect(mod.locator("#help-alert").get_by_role("button", name="Raum 3 betreten")).to_be_visible()
     await mod.get_by_role("button", name="Raum 3 betreten: Mobilität").click()
+    await expect(mod.locator("#help-alert")).to_be_hidden()
     await expect(mod.locator("#room-banner-text")).to_have_text("Sie sind in Raum 3: Mobilität")
     await expect(line(mod, "Nur für Raum drei")).to_have_count(1)
     await expect(cards.nth(2)).not_to_contain_text("Hilfe gerufen")

@@ -476,10 +476,7 @@ export function install({ store, socket, notify }) {
   });
   store.subscribe("breakouts.closed", () => show(warning, false));
 
-  store.subscribe("help.requested", (ev) => {
-    const i = roomIndex(ev.room);
-    notify(t("breakouts.help_notice", { name: ev.name, n: i + 1 }));
-  });
+  // A help call is shown to moderators as an alert that stays (meeting.js).
 
   store.subscribe("broadcast", (ev) => {
     setText(broadcastText, ev.text);

@@ -153,6 +153,31 @@ export function install(context) {
   });
   store.subscribe("floor.ended", (ev) => { if (ev.participant === me()) show(floorAlert, false); });
 
+  // A call for help from a breakout room (moderators): stays in view until answered.
+  const helpAlert = $("#help-alert");
+  const helpText = $("#help-alert-text");
+  const helpGo = $("#help-alert-go");
+  let helpRoom = null;
+  store.subscribe("help.requested", (ev) => {
+    const rooms = (store.model.breakouts && store.model.breakouts.rooms) || [];
+    const n = rooms.findIndex((r) => r.id === ev.room) + 1;
+    helpRoom = ev.room;
+    setText(helpText, t("breakouts.help_notice", { name: ev.name, n }));
+    setText(helpGo, t("meeting.help_go", { n }));
+    show(helpAlert, true);
+  });
+  const helpDone = () => { helpRoom = null; show(helpAlert, false); };
+  store.subscribe("help.cleared", (ev) => { if (ev.room === helpRoom) helpDone(); });
+  store.subscribe("breakouts.closed", helpDone);
+  $("#help-alert-dismiss").addEventListener("click", helpDone);
+  helpGo.addEventListener("click", async () => {
+    if (!helpRoom) return;
+    try {
+      await context.socket().request("room.enter", { room: helpRoom });
+      helpDone();
+    } catch { /* the panel of rooms says why */ }
+  });
+
   // -- top bar: where I am, the time left ------------------------------------------------
   const where = $("#top-where");
   const room = $("#top-room");
@@ -194,6 +219,7 @@ export function install(context) {
     }
     show(pollAlert, false);
     show(floorAlert, false);
+    show(helpAlert, false);
     audio.leave();
   }
   store.subscribe("reset", drawEnded);
