@@ -17,12 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .config import Settings, settings_from_env
 from .domain.errors import DomainError
 from .demo import ensure_demo
+from .domain.features import Features, domain_features
 from .forum import Forum
+from .store import Store
 from .store.sqlite import SqliteStore
 from .transport import http
 from .transport.auth import Auth
 from .transport.errors import domain_error, http_error, internal_error
 from .transport.i18n import catalog_endpoint
+from .transport import ws as ws_module
 from .transport.ws import SocketEndpoint
 
 log = logging.getLogger("forum_live")
@@ -73,12 +76,34 @@ def _media_service(settings: Settings, forum: Forum):  # type: ignore[no-untyped
     return MediaService(settings, forum)
 
 
+def build_features(media: bool = True) -> Features:
+    """This app's feature set: the domain's capabilities, the socket's queries and, with
+    media on, its signaling frames."""
+    features = domain_features().install(ws_module)
+    if media:
+        try:
+            from .media import signaling
+        except ImportError:
+            return features
+        features.install(signaling)
+    return features
+
+
+def make_store(settings: Settings) -> Store:
+    """PostgreSQL when a database URL is set (FORUM_DATABASE_URL), else SQLite in data_dir."""
+    if settings.database_url:
+        from .store.postgres import PostgresStore
+        return PostgresStore(settings.database_url)
+    return SqliteStore(settings.db_path, synchronous=settings.synchronous)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or settings_from_env()
-    store = SqliteStore(settings.db_path, synchronous=settings.synchronous)
+    store = make_store(settings)
     auth = Auth(settings.data_dir, settings.organizer_token, settings.limits.token_max_age_s)
     forum = Forum(settings, store, auth)
     media = _media_service(settings, forum)
+    forum.features = build_features(media is not None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from .config import Settings
 from .domain import setup
 from .domain.commands import EventIn, JoinIn
 from .domain.context import Context, new_id
+from .domain.features import Features, domain_features
 from .domain.errors import Forbidden, NotFound
 from .domain.model import Role
 from .live import EventRuntime
@@ -35,6 +36,9 @@ class Forum:
     _loading: dict[str, asyncio.Lock] = field(default_factory=dict)
     closing: bool = False
     on_runtime: list[Callable[[EventRuntime], None]] = field(default_factory=list)  # on load
+    unloads: int = 0  # events unloaded after their idle grace, for tests and benchmarks
+    features: Features = field(default_factory=domain_features)  # create_app sets the app's
+    _sweeper: asyncio.Task[None] | None = None
 
     async def create_event(self, body: EventIn) -> EventRuntime:
         ctx = Context.current(self.settings.limits)
@@ -49,6 +53,7 @@ class Forum:
     async def runtime(self, event_id: str) -> EventRuntime:
         rt = self.runtimes.get(event_id)
         if rt is not None:
+            rt.touch()
             return rt
         lock = self._loading.setdefault(event_id, asyncio.Lock())
         async with lock:
@@ -56,7 +61,8 @@ class Forum:
             if rt is None:
                 if len(event_id) > 64 or await self.store.event_row(event_id) is None:
                     raise NotFound("no such event")
-                rt = await EventRuntime.load(self.store, event_id, self.settings.limits)
+                rt = await EventRuntime.load(self.store, event_id, self.settings.limits,
+                                             features=self.features)
                 self.runtimes[event_id] = rt
                 # anonymous polls closed before a crash may not have been resealed yet
                 closed = [p.id for p in getattr(rt.state, "polls", {}).values()
@@ -132,12 +138,56 @@ class Forum:
                 "moderator_url": f"{base}/e/{row['id']}#key={row['moderator_key']}"}
 
     async def start(self) -> None:
-        """Load the open events, so their breakout timers run (and catch up) right away."""
+        """Load the open events, so their breakout timers run (and catch up) right away;
+        each from its snapshot and the journal after it. Ended events are not loaded: the
+        start reads their index rows only. Those without sockets and deadlines are
+        unloaded again after `idle_unload_s`."""
         for row in await self.store.list_events():
             if row["status"] == "open":
                 await self.runtime(row["id"])
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="unload-idle")
+
+    # -- unloading (issue 12) ---------------------------------------------------------------
+    async def unload_idle(self) -> list[str]:
+        """Unload every event that nothing has kept loaded for `idle_unload_s` (see
+        `EventRuntime.idle_for`): its tasks end, a snapshot of its state is saved, and the
+        next `runtime()` (a hello, a join, an HTTP request) loads it again."""
+        grace = self.settings.limits.idle_unload_s
+        done = []
+        for event_id, rt in list(self.runtimes.items()):
+            idle = rt.idle_for()
+            if idle is None or idle < grace:
+                continue
+            lock = self._loading.setdefault(event_id, asyncio.Lock())
+            async with lock:  # a load of the same event waits: it reads the new snapshot
+                idle = rt.idle_for()
+                if self.runtimes.get(event_id) is not rt or idle is None or idle < grace:
+                    continue
+                del self.runtimes[event_id]  # no await between the check and this
+                await rt.unload()
+            self.unloads += 1
+            done.append(event_id)
+            log.info("event %s unloaded after %.0f s idle (seq %d)", event_id, idle,
+                     rt.state.seq)
+        return done
+
+    async def _sweep(self) -> None:
+        period = min(30.0, max(0.05, self.settings.limits.idle_unload_s / 4))
+        while not self.closing:
+            await asyncio.sleep(period)
+            try:
+                await self.unload_idle()
+            except Exception:
+                log.exception("unloading idle events failed")
 
     async def close_sockets(self, code: int = 1001, reason: str = "server shutting down") -> None:
         self.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         for rt in list(self.runtimes.values()):
             await rt.close_all(code, reason)
+        for rt in list(self.runtimes.values()):  # the next start folds only what follows
+            await rt.save_snapshot()

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .domain.commands import CLIENT_COMMANDS, Command
+from .domain.commands import Command
 from .domain.errors import DomainError, Invalid, TooLarge
 
 
@@ -49,7 +49,7 @@ def unstorable(data: Any, path: str = "") -> str | None:
     return None
 
 
-def parse_frame(raw: str | bytes, frame_max: int) -> tuple[Command | None, Any, DomainError | None]:
+def parse_frame(raw: str | bytes, frame_max: int, commands: dict[str, type[Command]]) -> tuple[Command | None, Any, DomainError | None]:
     """(command, ref, error). `ref` is recovered even from a frame that fails validation,
     so the client can match the error to what it sent."""
     size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
@@ -70,7 +70,7 @@ def parse_frame(raw: str | bytes, frame_max: int) -> tuple[Command | None, Any, 
     kind = data.get("type")
     if not isinstance(kind, str):
         return None, ref, Invalid("type: missing or not a string")
-    model = CLIENT_COMMANDS.get(kind)
+    model = commands.get(kind)
     if model is None:
         return None, ref, Invalid(f"type: unknown message type {kind[:60]!r}")
     try:

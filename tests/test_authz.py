@@ -21,14 +21,10 @@ import pytest
 import websockets
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-import forum_live.app  # noqa: F401  (registers every capability's commands)
-from forum_live.domain.commands import CLIENT_COMMANDS
+from forum_live.app import build_features
 from tests.support.live import ORGANIZER, Client, LiveServer, auth, start_server
 
-try:  # media signaling registers its kinds when the app can load it (issue 7)
-    import forum_live.media.signaling  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+CLIENT_COMMANDS = build_features().commands  # every frame kind of a full app (media too)
 
 SALT = "forum-live/participant"
 MAX_AGE = 3600  # token_max_age_s of the server under test

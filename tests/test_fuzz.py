@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-import forum_live.app  # noqa: F401  (registers every capability's commands)
-from forum_live.domain.commands import CLIENT_COMMANDS
+from forum_live.app import build_features
 from tests.support.live import Client, auth, create_event, join, start_server
 
 CODES = {"unauthorized", "forbidden", "invalid", "not_found", "conflict", "rate_limited",
@@ -30,6 +29,7 @@ FRAME_MAX = 4096  # small, so oversized frames are cheap to make
 BATCH = 60  # frames sent on one connection before reading their replies
 EXAMPLES = 180
 
+CLIENT_COMMANDS = build_features().commands  # every frame kind of a full app
 KINDS = sorted(CLIENT_COMMANDS)
 FIELDS = {k: sorted(set(m.model_fields) - {"type", "ref"}) or ["x"]
           for k, m in CLIENT_COMMANDS.items()}

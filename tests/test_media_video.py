@@ -141,7 +141,7 @@ async def test_recording_finalized_on_graceful_shutdown(tmp_path) -> None:  # ty
     server2 = await start_server(tmp_path / "data")
     try:
         rt = await server2.forum.runtime(event["id"])
-        from forum_live.media.state import media_state
+        from forum_live.domain.media import media_state
         rec = media_state(rt.state).recordings[ev["id"]]
         assert not rec.active and rec.duration_s is not None
     finally:

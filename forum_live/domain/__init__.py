@@ -8,7 +8,7 @@ from . import breakouts as _breakouts  # noqa: F401
 from . import chat as _chat  # noqa: F401
 from . import polls as _polls  # noqa: F401
 from . import minutes as _minutes  # noqa: F401
-from ..media import state as _media_state  # noqa: F401,E402  (mutes, recordings)
+from . import media as _media  # noqa: F401  (mutes, recordings)
 from . import lobby as _lobby  # noqa: F401
 from . import floor as _floor  # noqa: F401
 from . import qa as _qa  # noqa: F401

@@ -19,9 +19,8 @@ from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from .model import (AssignMode, BreakoutRound, EventState, Participant, Room, RoomKind,
                     register_apply)
-from .clock import CLOCKS, Clock
-from .setup import ON_ONLINE
-from .views import STATE_PARTS
+from .clock import Clock
+from .features import state_part, on_online as declare_on_online
 
 MAX_ROOMS = 50
 MAX_DURATION_S = 24 * 3600
@@ -335,7 +334,7 @@ def on_online(s: EventState, ctx: Context, pid: str) -> list[Entry]:
     return _moved(s, ctx, pid, placed[pid], None, "assigned") if pid in placed else []
 
 
-ON_ONLINE.append(on_online)
+declare_on_online(on_online)
 
 
 # ---- the clock ------------------------------------------------------------------------
@@ -437,7 +436,7 @@ def breakout_view(s: EventState, pid: str) -> dict[str, object]:
     return view
 
 
-STATE_PARTS["breakouts"] = breakout_view
+_part_breakouts = state_part("breakouts")(breakout_view)
 
-CLOCKS.append(Clock(lambda s, limits: next_deadline(s, limits.breakout_warning_s),
-                    lambda s, ctx: due(s, ctx, ctx.limits.breakout_warning_s)))
+CLOCK = Clock(lambda s, limits: next_deadline(s, limits.breakout_warning_s),
+                    lambda s, ctx: due(s, ctx, ctx.limits.breakout_warning_s))

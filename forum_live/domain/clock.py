@@ -1,5 +1,5 @@
 """Server time: capabilities with deadlines (breakout rounds, the speaker's time limit,
-countdowns) register a clock here. The runtime sleeps until the earliest deadline and
+countdowns) declare a module-level `Clock`; features.Features.install collects it. The runtime sleeps until the earliest deadline and
 commits whatever is due; deadlines live in the state, so they survive restarts."""
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ class Clock:
     due: Callable[[EventState, Context], list[Entry]]
 
 
-CLOCKS: list[Clock] = []
-
-
 def next_deadline(state: EventState, limits: Limits) -> datetime | None:
-    times = [t for c in CLOCKS if (t := c.next_deadline(state, limits)) is not None]
+    times = [t for c in state.features.clocks if (t := c.next_deadline(state, limits)) is not None]
     return min(times) if times else None
 
 
 def due(state: EventState, ctx: Context) -> list[Entry]:
     out: list[Entry] = []
-    for c in CLOCKS:
+    for c in state.features.clocks:
         out += c.due(state, ctx)
     return out

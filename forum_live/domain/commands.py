@@ -6,9 +6,11 @@ have their own wire code (`too_large`) and permissions are the domain's to decid
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .features import declare
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
@@ -87,13 +89,13 @@ class JoinIn(Body):
     key: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-CLIENT_COMMANDS: dict[str, type[Command]] = {
-    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping, StateSync, EventEnd)
-}
+C = TypeVar("C", bound=type[Command])
 
 
-def register_command(model: type[Command]) -> type[Command]:
-    """Capabilities added later register their client frames here."""
-    CLIENT_COMMANDS[model.model_fields["type"].annotation.__args__[0]] = model  # type: ignore[union-attr]
-    return model
+def register_command(model: C) -> C:
+    """Declare a client frame (collected per app by features.Features.install)."""
+    return declare(model, "command")
+
+
+for _core in (Hello, ChatSend, ChatDelete, HandRaise, HandLower, Ping, StateSync, EventEnd):
+    register_command(_core)

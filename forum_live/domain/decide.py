@@ -9,16 +9,14 @@ from .commands import ChatDelete, ChatSend, Command, EventEnd, HandLower, HandRa
 from .context import Context
 from .entries import Entry
 from .errors import Forbidden, Invalid
+from .features import declare
 from .model import EventState, EventStatus, Participant
 
 Decider = Callable[[EventState, Context, Participant, Command], list[Entry]]
 
-DECIDERS: dict[type[Command], Decider] = {
-    ChatSend: chat.chat_send,  # type: ignore[dict-item]
-    ChatDelete: chat.chat_delete,  # type: ignore[dict-item]
-    HandRaise: chat.hand_raise,  # type: ignore[dict-item]
-    HandLower: chat.hand_lower,  # type: ignore[dict-item]
-}
+for _model, _fn in ((ChatSend, chat.chat_send), (ChatDelete, chat.chat_delete),
+                   (HandRaise, chat.hand_raise), (HandLower, chat.hand_lower)):
+    declare(_fn, "decider", _model)
 
 
 def _event_end(s: EventState, ctx: Context, me: Participant, cmd: EventEnd) -> list[Entry]:
@@ -27,7 +25,7 @@ def _event_end(s: EventState, ctx: Context, me: Participant, cmd: EventEnd) -> l
     return setup.end_event(s, ctx, me.id)
 
 
-DECIDERS[EventEnd] = _event_end  # type: ignore[assignment]
+declare(_event_end, "decider", EventEnd)
 
 
 C = TypeVar("C", bound=Command)
@@ -36,8 +34,7 @@ TypedDecider = Callable[[EventState, Context, Participant, C], list[Entry]]
 
 def register_decider(model: type[C]) -> Callable[[TypedDecider[C]], TypedDecider[C]]:
     def deco(fn: TypedDecider[C]) -> TypedDecider[C]:
-        DECIDERS[model] = fn  # type: ignore[assignment]  # dispatch is by the model's type
-        return fn
+        return declare(fn, "decider", model)
     return deco
 
 
@@ -45,7 +42,7 @@ def decide(state: EventState, ctx: Context, actor: str, cmd: Command) -> list[En
     me = state.participants.get(actor)
     if me is None:
         raise Forbidden("you are not part of this event")
-    fn = DECIDERS.get(type(cmd))
+    fn = state.features.deciders.get(type(cmd))
     if fn is None:
         raise Invalid(f"type: {cmd.type!r} cannot be sent here")
     if not me.admitted:

@@ -11,14 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..config import Limits
-from .clock import CLOCKS, Clock
+from .clock import Clock
 from .commands import Command, Id, register_command
 from .context import Context, iso
 from .decide import register_decider
 from .entries import Entry
 from .errors import Conflict, Forbidden, NotFound
 from .model import EventState, Participant, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 
 @register_command
@@ -162,7 +162,7 @@ def _due(s: EventState, ctx: Context) -> list[Entry]:
             for f in s.floor.values() if f.until and not f.time_up and _ts(f.until) <= ctx.now]
 
 
-CLOCKS.append(Clock(_next, _due))
-STATE_PARTS["floor"] = lambda s, pid: [
+CLOCK = Clock(_next, _due)
+_part_floor = state_part("floor")(lambda s, pid: [
     {**f.public(), "name": s.participants[f.participant].name if f.participant in s.participants
-     else None} for f in s.floor.values()]
+     else None} for f in s.floor.values()])

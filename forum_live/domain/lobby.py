@@ -14,7 +14,7 @@ from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, NotFound
 from .model import EventState, Participant, Role, Standing, register_apply
 from .setup import presence
-from .views import STATE_PARTS
+from .features import state_part
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 
@@ -212,5 +212,5 @@ def lobby_view(s: EventState, pid: str) -> dict[str, Any]:
     return view
 
 
-STATE_PARTS["lobby"] = lobby_view
-STATE_PARTS["chat_locked"] = lambda s, pid: sorted(s.chat_locked)
+_part_lobby = state_part("lobby")(lobby_view)
+_part_chat_locked = state_part("chat_locked")(lambda s, pid: sorted(s.chat_locked))

@@ -18,7 +18,7 @@ from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from .model import EventState, Participant, RoomKind, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 MinuteKind = Literal["note", "decision", "action", "question"]
 KIND_ORDER = ("decision", "action", "question", "note")
@@ -260,7 +260,7 @@ def minutes_view(s: EventState, pid: str) -> list[dict[str, Any]]:
     return [m.public() for m in sorted(s.minutes.values(), key=sort_key) if m.room == room]
 
 
-STATE_PARTS["minutes"] = minutes_view
-STATE_PARTS["minutes_access"] = lambda s, pid: {
+_part_minutes = state_part("minutes")(minutes_view)
+_part_minutes_access = state_part("minutes_access")(lambda s, pid: {
     "writers": s.minute_writers, "takers": sorted(s.minute_takers),
-    "may_write": may_write(s, s.participants[pid])}
+    "may_write": may_write(s, s.participants[pid])})

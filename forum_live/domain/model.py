@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from .entries import Audience, Entry
+from .features import Features, declare, domain_features
 
 
 class Role(StrEnum):
@@ -181,6 +182,18 @@ class EventState:
     timers: dict[str, Any] = field(default_factory=dict)  # id -> timers.Timer
     reactions: dict[str, dict[str, int]] = field(default_factory=dict)  # minute -> kind -> n
     seq: int = 0
+    def __post_init__(self) -> None:
+        # How entries fold and what the ready state holds: the app's feature set (all of
+        # the domain's until the runtime sets its app's). Not a field of the state: never
+        # pickled, compared or exported.
+        self.features: Features = domain_features()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "features"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.features = domain_features()
 
     # -- queries ---------------------------------------------------------------------
     def participant(self, pid: str) -> Participant | None:
@@ -233,7 +246,7 @@ class EventState:
     def apply(self, e: Entry) -> None:
         if e.seq:
             self.seq = e.seq
-        handler = _APPLY.get(e.kind)
+        handler = self.features.appliers.get(e.kind)
         if handler is not None:
             handler(self, e)
 
@@ -335,7 +348,7 @@ def _moved(s: EventState, e: Entry) -> None:
                 seen.append(p.id)
 
 
-_APPLY: dict[str, Callable[["EventState", Entry], None]] = {
+_CORE_FOLDS: dict[str, Callable[["EventState", Entry], None]] = {
     "event.created": _event_created,
     "event.ended": _event_ended,
     "participant.registered": _registered,
@@ -355,6 +368,9 @@ Applier = Callable[["EventState", Entry], None]
 def register_apply(kind: str) -> Callable[[Applier], Applier]:
     """Capabilities added later (breakouts, polls, minutes) register their fold here."""
     def deco(fn: Applier) -> Applier:
-        _APPLY[kind] = fn
-        return fn
+        return declare(fn, "apply", kind)
     return deco
+
+
+for _kind, _fold in _CORE_FOLDS.items():
+    register_apply(_kind)(_fold)

@@ -22,7 +22,7 @@ from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from .model import EventState, Participant, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 Scope = Literal["room", "all_breakouts", "event"]
 Kind = Literal["single", "multiple", "rating", "text"]
@@ -462,7 +462,7 @@ def poll_view(s: EventState, pid: str) -> list[dict[str, Any]]:
     return out
 
 
-STATE_PARTS["polls"] = poll_view
+_part_polls = state_part("polls")(poll_view)
 
 
 # ---- coalescing -----------------------------------------------------------------------

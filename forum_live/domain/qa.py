@@ -13,7 +13,7 @@ from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from .model import EventState, Participant, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 Status = Literal["pending", "open", "answered", "archived"]
 
@@ -209,4 +209,4 @@ def qa_view(s: EventState, pid: str) -> dict[str, Any]:
     return {"premoderation": s.premoderation, "questions": items}
 
 
-STATE_PARTS["qa"] = qa_view
+_part_qa = state_part("qa")(qa_view)

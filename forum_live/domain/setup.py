@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
 
 from .commands import EventIn, JoinIn
 from .context import Context
@@ -12,7 +11,6 @@ from .model import EventState, Role, RoomKind, Standing
 
 
 # Capabilities that react to someone coming online (e.g. late joiners placed in a room).
-ON_ONLINE: list[Callable[[EventState, Context, str], list[Entry]]] = []
 
 
 def create_event(ctx: Context, body: EventIn) -> Entry:
@@ -62,7 +60,7 @@ def presence(state: EventState, ctx: Context, pid: str, online: bool) -> list[En
                         "online": state.online_count + (1 if online else -1)},
                  ctx.at, audience=audience, actor=pid)]
     if online:
-        for hook in ON_ONLINE:
+        for hook in state.features.on_online:
             out += hook(state, ctx, pid)
     hand = state.hand_of(pid)
     if not online and hand is not None:

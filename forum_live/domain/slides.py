@@ -20,7 +20,7 @@ from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Forbidden, Invalid, NotFound
 from .model import EventState, Participant, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 
 @register_command
@@ -133,4 +133,4 @@ def slides_view(s: EventState, pid: str) -> dict[str, Any]:
             "shown": shown.public() if shown else None}
 
 
-STATE_PARTS["slides"] = slides_view
+_part_slides = state_part("slides")(slides_view)

@@ -10,14 +10,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from ..config import Limits
-from .clock import CLOCKS, Clock
+from .clock import Clock
 from .commands import Command, Id, register_command
 from .context import Context, iso
 from .decide import register_decider
 from .entries import Audience, Entry
 from .errors import Forbidden, Invalid, NotFound
 from .model import EventState, Participant, register_apply
-from .views import STATE_PARTS
+from .features import state_part
 
 
 @register_command
@@ -112,6 +112,6 @@ def _due(s: EventState, ctx: Context) -> list[Entry]:
             for t in s.timers.values() if t.ends_at and not t.finished and _ts(t.ends_at) <= ctx.now]
 
 
-CLOCKS.append(Clock(_next, _due))
-STATE_PARTS["timers"] = lambda s, pid: [t.public() for t in s.timers.values()
-                                        if t.room == s.room_of(pid)]
+CLOCK = Clock(_next, _due)
+_part_timers = state_part("timers")(lambda s, pid: [t.public() for t in s.timers.values()
+                                        if t.room == s.room_of(pid)])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from .model import EventState, Participant
 
-# Capabilities added later contribute their part of the ready state here.
-STATE_PARTS: dict[str, Callable[[EventState, str], Any]] = {}
 
 
 def event_public(s: EventState) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def ready_state(s: EventState, pid: str) -> dict[str, Any]:
         "minutes": [],
         "recordings": [],
     }
-    for key, part in STATE_PARTS.items():
+    for key, part in s.features.state_parts.items():
         state[key] = part(s, pid)
     return state
 

@@ -14,7 +14,7 @@ from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
 from ..domain.model import EventState, RoomKind
 from ..domain.review import review_state
 from ..domain.slides import slide_state
-from ..media.state import media_state, offset, recordings_public
+from ..domain.media import media_state, offset, recordings_public
 
 KIND_LABELS = {
     "de": {"decision": "Beschluss", "action": "Aufgabe", "question": "Offene Frage",

@@ -21,12 +21,12 @@ from ..domain.entries import Entry
 from ..domain.errors import Forbidden, Invalid
 from ..domain.model import EventState
 from ..protocol import encode
-from ..transport.ws import register_handler
+from ..domain.features import handler as register_handler
 from . import aiortc_internals as internals
 from .mixer import MixerClock, RoomMixer
 from .peers import MediaPeer
 from .recorder import RoomRecorder, recorded_length
-from .state import RecordingStop, media_state, speaking_entry, stop_entries
+from ..domain.media import RecordingStop, media_state, speaking_entry, stop_entries
 
 if TYPE_CHECKING:
     from ..config import Settings

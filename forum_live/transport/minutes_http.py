@@ -373,7 +373,7 @@ async def recording_file(request: Request) -> Response:
     player seeks), for whoever may read the minutes; nobody else."""
     from starlette.responses import FileResponse
 
-    from ..media.state import media_state
+    from ..domain.media import media_state
 
     _, rt = await access(request, request.path_params["event_id"])
     rec = media_state(rt.state).recordings.get(request.path_params["recording_id"])

@@ -18,6 +18,7 @@ from ..domain.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthori
 from .. import closecodes
 from ..closecodes import UNAUTHORIZED as CLOSE_UNAUTHORIZED
 from ..hub import Connection
+from ..domain.features import handler
 from ..protocol import error_frame, ok_frame, parse_frame
 from .errors import as_domain_error
 
@@ -101,7 +102,7 @@ async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None) -> Non
             return
         if raw is None:
             return
-        cmd, ref, err = parse_frame(raw, limits.frame_max)
+        cmd, ref, err = parse_frame(raw, limits.frame_max, forum.features.commands)
         if err is None and not isinstance(cmd, Hello):
             err = Unauthorized("the first frame must be hello with a token")
         elif err is not None:  # a hello without a usable token is a bad token (contract §4)
@@ -177,15 +178,8 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
 # handler: (runtime, connection, command) -> the fields of the ok reply. DomainErrors
 # raised there become error frames like any other.
 Handler = Callable[[Any, Connection, Command], Awaitable[dict[str, Any]]]
-HANDLERS: dict[type[Command], Handler] = {}
 QUERIES: tuple[type[Command], ...] = (Ping, StateSync)  # the only frames a waiting guest may send
-
-
-def register_handler(model: type[Command]) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        HANDLERS[model] = fn
-        return fn
-    return deco
+register_handler = handler  # declared here, collected per app (domain/features.py)
 
 
 @register_handler(Ping)
@@ -207,18 +201,18 @@ async def _react(rt: Any, conn: Connection, cmd: Command) -> dict[str, Any]:
 
 async def handle_frame(rt, conn: Connection, raw: str | bytes, frame_max: int) -> str:  # type: ignore[no-untyped-def]
     """One client frame in, the reply frame out (events go out through the hub)."""
-    cmd, ref, err = parse_frame(raw, frame_max)
+    cmd, ref, err = parse_frame(raw, frame_max, rt.state.features.commands)
     if err is not None or cmd is None:
         return error_frame(ref, err or Invalid("invalid frame"))
     if isinstance(cmd, Hello):
         return error_frame(ref, Invalid("type: already said hello"))
     try:
-        handler = HANDLERS.get(type(cmd))
-        if handler is not None:
+        answer = rt.state.features.handlers.get(type(cmd))
+        if answer is not None:
             if type(cmd) not in QUERIES and not rt.state.participants[conn.pid].admitted:
                 # handlers bypass decide(): the waiting room's rule holds here too
                 raise Forbidden("you are waiting for a moderator to let you in")
-            return ok_frame(ref, **await handler(rt, conn, cmd))
+            return ok_frame(ref, **await answer(rt, conn, cmd))
         entries = await rt.submit(conn.pid, cmd)
     except Exception as e:  # the one mapping: domain errors, unavailable, internal
         return error_frame(ref, as_domain_error(e, f"command {cmd.type}"))

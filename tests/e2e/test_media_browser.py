@@ -54,7 +54,7 @@ async def test_two_pages_join_audio_and_a_recording(server: LiveServer) -> None:
             await mod.locator("#media-record").click()
             await expect(pages[1].locator("#media-recording")).to_be_hidden()
             rt = await server.forum.runtime(event["id"])
-            from forum_live.media.state import recordings_public
+            from forum_live.domain.media import recordings_public
             recs = recordings_public(rt.state)
             assert len(recs) == 1 and not recs[0]["active"] and recs[0]["duration_s"] >= 2
             with av.open(str(server.settings.recordings_dir / recs[0]["file"])) as c:

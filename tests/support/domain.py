@@ -10,7 +10,7 @@ from typing import Any
 
 from forum_live.config import Limits
 from forum_live.domain import setup
-from forum_live.domain.commands import CLIENT_COMMANDS, Command, EventIn, JoinIn, TopicIn
+from forum_live.domain.commands import Command, EventIn, JoinIn, TopicIn
 from forum_live.domain.context import Context
 from forum_live.domain.decide import decide
 from forum_live.domain.entries import Entry
@@ -71,7 +71,7 @@ class Scenario:
     def do(self, actor: str, cmd: Command | str, **body: Any) -> list[Entry]:
         """Decide and commit a command: a Command, or its type and fields."""
         if isinstance(cmd, str):
-            cmd = CLIENT_COMMANDS[cmd].model_validate({"type": cmd, **body})
+            cmd = self.state.features.commands[cmd].model_validate({"type": cmd, **body})
         return self.commit(decide(self.state, self.ctx(), actor, cmd))
 
     def rebuilt(self) -> EventState:

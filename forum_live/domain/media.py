@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from ..domain.commands import Command, Id, register_command
-from ..domain.context import Context
-from ..domain.decide import register_decider
-from ..domain.entries import Audience, Entry
-from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
-from ..domain.model import EventState, Participant, register_apply
-from ..domain.views import STATE_PARTS
+from .commands import Command, Id, register_command
+from .context import Context
+from .decide import register_decider
+from .entries import Audience, Entry
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .model import EventState, Participant, register_apply
+from .features import state_part
 
 
 @dataclass
@@ -237,5 +237,5 @@ def offset(rec: dict[str, Any], at: str) -> str | None:
     return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
 
 
-STATE_PARTS["recordings"] = lambda s, pid: recordings_public(s)
-STATE_PARTS["muted"] = lambda s, pid: sorted(media_state(s).muted)
+_part_recordings = state_part("recordings")(lambda s, pid: recordings_public(s))
+_part_muted = state_part("muted")(lambda s, pid: sorted(media_state(s).muted))
