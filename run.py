@@ -30,6 +30,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int)
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--recordings-dir", type=Path)
+    p.add_argument("--database-url", help="postgresql://USER:PASS@HOST:PORT/DB: the journal "
+                   "in PostgreSQL instead of SQLite (FORUM_DATABASE_URL)")
     p.add_argument("--demo", action="store_true", help="create the demo forum once, print links")
     p.add_argument("--log-level", default="info")
     return p.parse_args(argv)
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_env(host=args.host, port=args.port, data_dir=args.data_dir,
-                                 recordings_dir=args.recordings_dir, demo=args.demo or None)
+                                 recordings_dir=args.recordings_dir, demo=args.demo or None,
+                                 database_url=args.database_url)
     serve(settings, args.log_level)
     return 0
 

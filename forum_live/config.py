@@ -84,6 +84,9 @@ class Settings:
     # reverse proxies whose X-Forwarded-For/-Proto are believed (FORUM_TRUSTED_PROXIES,
     # comma-separated addresses or networks); none by default
     trusted_proxies: tuple[str, ...] = ()
+    # the journal, event index and ballot box in PostgreSQL instead of SQLite (issue 14):
+    # FORUM_DATABASE_URL / --database-url, postgresql://USER:PASS@HOST:PORT/DB
+    database_url: str | None = None
 
 
     @property
@@ -133,6 +136,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
             a.strip() for a in env["FORUM_MEDIA_ICE_ADDRESSES"].split(",") if a.strip())
     if env.get("FORUM_MEDIA_ANNOUNCED_ADDRESS"):
         values["media_announced_address"] = env["FORUM_MEDIA_ANNOUNCED_ADDRESS"]
+    if env.get("FORUM_DATABASE_URL"):
+        values["database_url"] = env["FORUM_DATABASE_URL"]
     if env.get("FORUM_TRUSTED_PROXIES"):
         values["trusted_proxies"] = tuple(
             a.strip() for a in env["FORUM_TRUSTED_PROXIES"].split(",") if a.strip())

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.live import LiveServer, start_server  # noqa: E402
+from tests.support.pg import postgres  # noqa: E402,F401 - the session's PostgreSQL
 
 
 @pytest.fixture

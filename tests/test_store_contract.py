@@ -1,5 +1,5 @@
-"""The store contract: one suite, every implementation (SQLite file, memory; PostgreSQL
-joins when it exists). What the runtime relies on: appends follow the seq they name,
+"""The store contract: one suite, every implementation (SQLite file, memory, PostgreSQL).
+What the runtime relies on: appends follow the seq they name,
 failures are the store's own errors and stay with their write, hooks run after the commit
 in journal order, the ballot box keeps no link, erasure erases."""
 
@@ -17,6 +17,7 @@ from forum_live.domain.polls import ROOM_BALLOTS
 from forum_live.store import Store, StoreClosed, StoreConflict, StoreError
 from forum_live.store.memory import MemoryStore
 from forum_live.store.sqlite import SqliteStore
+from tests.support.pg import PgServer
 
 
 def entry(seq: int, kind: str = "chat.message", **data: object) -> Entry:
@@ -37,7 +38,7 @@ class Kit:
         self.refuse = refuse
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 async def kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Kit]:
     if request.param == "sqlite":
         path = tmp_path / "forum.db"
@@ -54,6 +55,26 @@ async def kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[K
                                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
         yield Kit(sq, refuse_sqlite)
         await sq.close()
+    elif request.param == "postgres":
+        from forum_live.store.postgres import PostgresStore
+
+        server: PgServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+        database = url.rsplit("/", 1)[1]
+        pg = PostgresStore(url)
+        await pg.open()
+
+        def refuse_postgres(event_id: str | None) -> None:
+            # a real refusal by the database, from outside, for one event's rows only
+            sql = "DROP TRIGGER IF EXISTS refuse ON journal;"
+            if event_id is not None:
+                sql += ("CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql "
+                        "AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;"
+                        "CREATE TRIGGER refuse BEFORE INSERT ON journal FOR EACH ROW "
+                        f"WHEN (NEW.event_id = '{event_id}') EXECUTE FUNCTION refuse();")
+            server.psql(sql, database)
+        yield Kit(pg, refuse_postgres)
+        await pg.close()
     else:
         mem = MemoryStore()
         await mem.open()

@@ -54,9 +54,12 @@ class LiveServer:
         await asyncio.wait_for(self.task, 15)
 
 
-async def start_server(data_dir: Path, **limits: Any) -> LiveServer:
+async def start_server(data_dir: Path, *, database_url: str | None = None,
+                       **limits: Any) -> LiveServer:
+    """With `database_url` (postgresql://...) the journal is in PostgreSQL (issue 14)."""
     settings = Settings(port=free_port(), data_dir=data_dir, recordings_dir=data_dir / "rec",
-                        organizer_token=ORGANIZER, synchronous="NORMAL")
+                        organizer_token=ORGANIZER, synchronous="NORMAL",
+                        database_url=database_url)
     # tests join hundreds of people from 127.0.0.1: the per-IP join limit is raised here
     settings = settings.with_limits(**{"presence_grace_s": 0, "join_rate": 1e6,
                                        "join_burst": 1_000_000, **limits})

@@ -1,0 +1,508 @@
+"""The PostgreSQL journal (asyncpg): the same contract as SqliteStore, selected with
+FORUM_DATABASE_URL=postgresql://... (or --database-url).
+
+One writer task with one connection does group commit: whatever waits is written in one
+transaction, a SAVEPOINT per write, so one write's failure (a conflict, a value that cannot
+be stored, a refusal) rolls back that write alone. After the commit each write's
+`on_commit` runs in journal order, then its future resolves. Reads use a small pool.
+
+`append(expect=seq)` checks the event's head inside the transaction (cached per process
+after the first read); the primary key (event_id, seq) is the guard against a writer in
+another process: a duplicate seq is a unique violation, reported as StoreConflict.
+Migrations are numbered SQL files in pg_migrations/ (the twins of SQLite's), applied under
+an advisory lock so that two processes starting together do not race, and recorded in
+`schema_version`. asyncpg's exceptions never leave this module: they become the store's
+own (connection lost, server shutting down, disk full: StoreUnavailable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, AsyncIterator, Sequence
+
+import asyncpg
+
+from ..domain.entries import Entry
+from ..domain.polls import ROOM_BALLOTS
+from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+INSERT_ENTRY = (
+    'INSERT INTO journal (event_id, seq, kind, at, room, audience, "to", actor, data) '
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+MIGRATION_LOCK = 0x666F72756D  # pg_advisory_lock key while migrating ("forum")
+PAGE = 2000  # journal rows per read
+BALLOT_TABLES = {  # table -> its columns
+    "poll_voters": ("event_id", "poll_id", "participant_id"),
+    "poll_counts": ("event_id", "poll_id", "room", "option", "n"),
+    "poll_texts": ("event_id", "poll_id", "shuffle", "room", "text"),
+}
+# SQLSTATE classes and codes where the storage, not the write, is the problem
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58", "40")
+_UNAVAILABLE_CODES = ("25006", "55P03", "55006", "42501", "P0001")
+
+Statements = list[tuple[str, Sequence[Sequence[Any]]]]
+
+
+def store_error(exc: BaseException) -> StoreError:
+    """asyncpg's exception as the store's own: a duplicate key is a conflict; a lost
+    connection or a refusal of the server (shutting down, disk full, read-only, locked,
+    out of resources, a trigger refusing) is unavailable; anything else a failure of this
+    one write (a value that cannot be stored)."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return StoreConflict(f"{exc.table_name or 'row'}: {exc}")
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+                        asyncio.TimeoutError, ConnectionError)):
+        return StoreUnavailable(f"database unreachable: {type(exc).__name__}: {exc}")
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        if state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_CODES:
+            return StoreUnavailable(f"database refused the write: {exc}")
+    return StoreError(f"could not store: {type(exc).__name__}: {exc}")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(number, sql) for every file pg_migrations/NNN_name.sql, in order."""
+    out = []
+    for f in resources.files("forum_live.store").joinpath("pg_migrations").iterdir():
+        if f.name.endswith(".sql"):
+            out.append((int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def _sealed_statements(event_id: str, e: Entry) -> Statements:
+    """The ballot-box writes of a sealed entry: nothing that links voter and choice (no
+    time, no serial id; a free-text answer is keyed by a random value)."""
+    d = e.data
+    if e.kind == "poll.voter":
+        return [("INSERT INTO poll_voters (event_id, poll_id, participant_id) "
+                 "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                 [(event_id, d["poll"], d["participant"])])]
+    if e.kind == "poll.ballot":
+        # ROOM_BALLOTS counts the ballots of each room (see domain/polls.py)
+        keys = [*(d.get("keys") or []), ROOM_BALLOTS]
+        out: Statements = [(
+            "INSERT INTO poll_counts (event_id, poll_id, room, option, n) "
+            "VALUES ($1, $2, $3, $4, 1) ON CONFLICT (event_id, poll_id, room, option) "
+            "DO UPDATE SET n = poll_counts.n + 1",
+            [(event_id, d["poll"], d["room"], k) for k in keys])]
+        if d.get("text") is not None:
+            out.append(("INSERT INTO poll_texts (event_id, poll_id, shuffle, room, text) "
+                        "VALUES ($1, $2, $3, $4, $5)",
+                        [(event_id, d["poll"], secrets.token_hex(16), d["room"], d["text"])]))
+        return out
+    raise StoreError(f"no ballot box for sealed entry {e.kind!r}")
+
+
+def _entry_params(event_id: str, e: Entry) -> tuple[Any, ...]:
+    r = e.to_row()
+    return (event_id, r["seq"], r["kind"], r["at"], r["room"], r["audience"], r["to"],
+            r["actor"], r["data"])
+
+
+@dataclass
+class _Write:
+    statements: Statements
+    future: asyncio.Future[None]
+    on_commit: OnCommit | None = None
+    event_id: str | None = None  # with `expect`: the append must follow that seq
+    expect: int | None = None
+    head: int | None = None  # the event's last seq once this write is committed
+    forget: str | None = None  # an event erased by this write
+    error: StoreError | None = None
+
+
+class _NotStarted(Exception):
+    """The transaction could not even begin: nothing was sent, safe to try again."""
+
+
+@dataclass
+class PostgresStore:
+    url: str
+    max_batch: int = 512
+    pool_size: int = 4
+    command_timeout: float = 30.0
+    _db: Any = None  # the writer's asyncpg connection
+    _pool: Any = None  # readers
+    _queue: asyncio.Queue[_Write | None] = field(default_factory=asyncio.Queue)
+    _writer: asyncio.Task[None] | None = None
+    commits: int = 0  # transactions, for tests and benchmarks of the group commit
+    appended: int = 0
+    failures: int = 0  # writes that failed, for healthz and tests
+    _heads: dict[str, int] = field(default_factory=dict)  # committed last seq per event
+    _healthy: bool = True
+    last_error: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    # -- connections -----------------------------------------------------------------
+    async def _connect(self) -> Any:
+        try:
+            return await asyncpg.connect(self.url, command_timeout=self.command_timeout,
+                                         server_settings={"application_name": "forum-live"})
+        except Exception as exc:  # refused, unreachable, no such database: not there
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}: "
+                                   f"{exc}") from None
+
+    async def open(self) -> None:
+        self._db = await self._connect()
+        try:
+            await self._migrate()
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size,
+                command_timeout=self.command_timeout,
+                server_settings={"application_name": "forum-live"})
+        except Exception as exc:
+            await self._drop_connection()
+            raise store_error(exc) from None
+        self._heads.clear()
+        self._writer = asyncio.create_task(self._write_loop(), name="postgres-writer")
+
+    async def _migrate(self) -> None:
+        db = self._db
+        await db.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await db.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                             "(version integer NOT NULL)")
+            version = int(await db.fetchval("SELECT COALESCE(MAX(version), 0) "
+                                            "FROM schema_version"))
+            for number, sql in migrations():
+                if number <= version:
+                    continue
+                async with db.transaction():
+                    await db.execute(sql)
+                    await db.execute("DELETE FROM schema_version")
+                    await db.execute("INSERT INTO schema_version (version) VALUES ($1)",
+                                     number)
+                log.info("applied PostgreSQL migration %03d", number)
+        finally:
+            await db.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+    async def _drop_connection(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                await asyncio.wait_for(db.close(), 2)
+            except Exception:  # noqa: BLE001 - a dead connection is simply dropped
+                db.terminate()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        await self._drop_connection()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except Exception:  # noqa: BLE001
+                pool.terminate()
+
+    # -- writes ----------------------------------------------------------------------
+    def _submit(self, statements: Statements, on_commit: OnCommit | None = None,
+                **check: Any) -> asyncio.Future[None]:
+        if self._writer is None or self._writer.done():
+            raise StoreClosed("the store is closed")
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Write(statements, fut, on_commit, **check))
+        return fut
+
+    def append(self, event_id: str, entries: Sequence[Entry],
+               on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
+        self.appended += len(entries)
+        statements: Statements = []
+        journaled = [e for e in entries if not e.sealed]
+        head = expect
+        for e in journaled:
+            if e.seq != head + 1:
+                raise StoreConflict(f"seq {e.seq} does not follow {head}")
+            head = e.seq
+        if journaled:
+            statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
+        for e in entries:
+            if e.sealed:
+                statements += _sealed_statements(event_id, e)
+        return self._submit(statements, on_commit, event_id=event_id, expect=expect, head=head)
+
+    async def probe(self) -> None:
+        """One real write: fails while the database is unreachable or refuses writes."""
+        await self._submit([("INSERT INTO store_probe (id, at) VALUES (1, $1) "
+                             "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                             [(secrets.token_hex(8),)])])
+
+    async def create_event(self, row: dict[str, str], first: Entry) -> None:
+        await self._submit([
+            ("INSERT INTO events (id, title, created_at, participant_key, moderator_key, status)"
+             " VALUES ($1, $2, $3, $4, $5, $6)",
+             [(row["id"], row["title"], row["created_at"], row["participant_key"],
+               row["moderator_key"], row.get("status", "open"))]),
+            (INSERT_ENTRY, [_entry_params(row["id"], first)]),
+        ], event_id=row["id"], expect=0, head=first.seq)
+
+    async def set_status(self, event_id: str, status: str) -> None:
+        await self._submit([("UPDATE events SET status = $1 WHERE id = $2",
+                             [(status, event_id)])])
+
+    async def revoke_tokens(self, event_id: str, participant_key: str,
+                            moderator_key: str) -> None:
+        """New invite keys and the next token generation: every token issued so far ends."""
+        await self._submit([("UPDATE events SET participant_key = $1, moderator_key = $2, "
+                             "token_gen = token_gen + 1 WHERE id = $3",
+                             [(participant_key, moderator_key, event_id)])])
+
+    async def delete_event(self, event_id: str) -> None:
+        """Forget an event entirely (GDPR erasure): its row, journal, ballot box and
+        snapshot, in one transaction behind every write already queued."""
+        one: list[Sequence[Any]] = [(event_id,)]
+        await self._submit([(f"DELETE FROM {table} WHERE event_id = $1", one)
+                            for table in ("journal", *BALLOT_TABLES, "snapshots")]
+                           + [("DELETE FROM events WHERE id = $1", one)], forget=event_id)
+
+    async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
+        await self._submit([("INSERT INTO snapshots (event_id, seq, data) VALUES ($1, $2, $3) "
+                             "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, "
+                             "data = excluded.data WHERE excluded.seq >= snapshots.seq",
+                             [(event_id, seq, bytes(blob))])])
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is committed."""
+        await self._submit([])
+
+    async def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            item = await self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            await self._commit_batch(batch)
+
+    async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
+        if event_id in tentative:
+            return tentative[event_id]
+        if event_id not in self._heads:
+            self._heads[event_id] = int(await self._db.fetchval(
+                "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE event_id = $1", event_id))
+        return self._heads[event_id]
+
+    async def _transaction(self, batch: list[_Write], tentative: dict[str, int]) -> bool:
+        """The batch in one transaction, a savepoint per write; True if anything was
+        written. Raises _NotStarted if the transaction could not begin."""
+        if self._db is None or self._db.is_closed():
+            self._db = None
+            try:
+                self._db = await self._connect()
+            except StoreError as exc:
+                raise _NotStarted(exc) from exc
+        db = self._db
+        tr = db.transaction()
+        try:
+            await tr.start()
+        except Exception as exc:
+            raise _NotStarted(exc) from exc
+        wrote = False
+        try:
+            for w in batch:
+                w.error = None
+                if w.event_id is not None and w.expect is not None:
+                    head = await self._head(w.event_id, tentative)
+                    if head != w.expect:
+                        w.error = StoreConflict(f"event {w.event_id}: the journal is at "
+                                                f"seq {head}, the write follows {w.expect}")
+                        continue
+                if not w.statements:
+                    continue
+                try:
+                    async with db.transaction():  # nested: SAVEPOINT ... RELEASE / ROLLBACK TO
+                        for sql, params in w.statements:
+                            await db.executemany(sql, params)
+                except Exception as exc:
+                    if (db.is_closed() or not isinstance(exc, asyncpg.PostgresError)
+                            or isinstance(exc, asyncpg.PostgresConnectionError)):
+                        raise  # the connection, not this write: the batch fails
+                    w.error = store_error(exc)  # this write alone: the others go on
+                    if isinstance(w.error, StoreConflict) and w.event_id is not None:
+                        self._heads.pop(w.event_id, None)  # another process wrote: re-read
+                    if isinstance(w.error, StoreUnavailable):
+                        self._healthy = False
+                        self.last_error = str(w.error)
+                    continue
+                wrote = True
+                if w.event_id is not None and w.head is not None:
+                    tentative[w.event_id] = w.head
+        except BaseException:
+            try:
+                await tr.rollback()
+            except Exception:  # noqa: BLE001 - the connection is dropped below
+                pass
+            raise
+        await tr.commit()
+        return wrote
+
+    async def _commit_batch(self, batch: list[_Write]) -> None:
+        """One transaction for the batch, a savepoint per write: a write that fails (a
+        conflict, a value that cannot be stored, a refusal) is rolled back alone and fails
+        alone. Only a failure of the transaction itself (connection lost, server down)
+        fails them all."""
+        tentative: dict[str, int] = {}
+        try:
+            try:
+                wrote = await self._transaction(batch, tentative)
+            except _NotStarted:
+                # a connection that died while idle (a restarted server): one fresh try,
+                # nothing of this batch was sent yet
+                await self._drop_connection()
+                tentative.clear()
+                wrote = await self._transaction(batch, tentative)
+        except Exception as exc:  # nothing of the batch is durable (or, if the COMMIT
+            # itself was lost, unknown: the runtime re-reads the journal either way)
+            cause = exc.__cause__ if isinstance(exc, _NotStarted) else exc
+            err = store_error(cause if cause is not None else exc)
+            self._healthy = False
+            self.last_error = str(err)
+            if self._db is None or self._db.is_closed() or isinstance(err, StoreUnavailable):
+                await self._drop_connection()
+            for w in batch:
+                w.error = err
+            self._heads.clear()  # re-read what is durable on the next write
+        else:
+            self.commits += 1
+            self._heads.update(tentative)
+            if wrote:
+                self._healthy = True
+                self.last_error = None
+        failed = [w for w in batch if w.error is not None]
+        if failed:
+            self.failures += len(failed)
+            log.error("journal: %d of %d writes failed: %s", len(failed), len(batch),
+                      failed[0].error)
+        for w in batch:
+            if w.error is not None:
+                if not w.future.done():
+                    w.future.set_exception(w.error)
+                continue
+            if w.forget is not None:
+                self._heads.pop(w.forget, None)
+            if w.on_commit is not None:
+                try:
+                    w.on_commit()
+                except Exception:
+                    log.exception("after-commit hook failed")
+            if not w.future.done():
+                w.future.set_result(None)
+
+    # -- reads -----------------------------------------------------------------------
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        for attempt in (1, 2):
+            if self._pool is None:
+                raise StoreClosed("the store is closed")
+            try:
+                con = await self._pool.acquire()
+            except Exception as exc:  # no connection to be had: the database is not there
+                raise StoreUnavailable(f"cannot connect to PostgreSQL: {type(exc).__name__}: "
+                                       f"{exc}") from None
+            try:
+                return list(await con.fetch(sql, *args))
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                if attempt == 2:  # a pooled connection that died while idle: one more
+                    raise store_error(exc) from None
+            except Exception as exc:
+                raise store_error(exc) from None
+            finally:
+                await self._pool.release(con)
+        raise AssertionError("unreachable")
+
+    async def event_row(self, event_id: str) -> dict[str, str] | None:
+        rows = await self._fetch("SELECT * FROM events WHERE id = $1", event_id)
+        if not rows:
+            return None
+        out = dict(rows[0])
+        out.pop("created_order", None)
+        return out
+
+    async def list_events(self) -> list[dict[str, str]]:
+        rows = await self._fetch("SELECT * FROM events ORDER BY created_at DESC, "
+                                 "created_order DESC")
+        out = [dict(r) for r in rows]
+        for r in out:
+            r.pop("created_order", None)
+        return out
+
+    async def journal(self, event_id: str, after: int = 0) -> AsyncIterator[Entry]:
+        """In pages (no connection is held while the caller folds)."""
+        while True:
+            rows = await self._fetch(
+                'SELECT seq, kind, at, room, audience, "to", actor, data FROM journal '
+                "WHERE event_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                event_id, after, PAGE)
+            for r in rows:
+                yield Entry.from_row(dict(r))
+            if len(rows) < PAGE:
+                return
+            after = int(rows[-1]["seq"])
+
+    async def sealed(self, event_id: str) -> AsyncIterator[Entry]:
+        """The ballot box as entries for the fold: voters, counts, texts (by random key)."""
+        for r in await self._fetch("SELECT poll_id, participant_id FROM poll_voters "
+                                   "WHERE event_id = $1", event_id):
+            yield Entry("poll.voter", {"poll": r[0], "participant": r[1]}, "", sealed=True)
+        for r in await self._fetch("SELECT poll_id, room, option, n FROM poll_counts "
+                                   "WHERE event_id = $1", event_id):
+            yield Entry("poll.tally", {"poll": r[0], "room": r[1], "key": r[2], "n": int(r[3])},
+                        "", sealed=True)
+        for r in await self._fetch("SELECT poll_id, room, text FROM poll_texts "
+                                   "WHERE event_id = $1 ORDER BY shuffle", event_id):
+            yield Entry("poll.ballot", {"poll": r[0], "room": r[1], "text": r[2]}, "",
+                        sealed=True)
+
+    async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
+        rows = await self._fetch("SELECT seq, data FROM snapshots WHERE event_id = $1",
+                                 event_id)
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    # -- the ballot box at rest (issue 13) --------------------------------------------
+    async def reseal(self, event_id: str, poll_ids: Sequence[str]) -> int:
+        """Once anonymous polls are closed: rewrite their ballot-box rows in a random order
+        in one write of the group commit (free-text answers get new random keys), so every
+        row has the same transaction id (xmin) and no physical order of arrival; then
+        VACUUM FULL rewrites the three tables without the old row versions. What this
+        cannot reach: PostgreSQL's WAL (and any WAL archive or backup) keeps the earlier
+        writes until it is recycled. Returns 1."""
+        if not poll_ids:
+            return 0
+        polls = list(poll_ids)
+        statements: Statements = []
+        for table, cols in BALLOT_TABLES.items():
+            names = ", ".join(cols)
+            chosen = ("event_id, poll_id, replace(gen_random_uuid()::text, '-', ''), room, text"
+                      if table == "poll_texts" else names)
+            statements.append((
+                f"WITH gone AS (DELETE FROM {table} WHERE event_id = $1 AND "
+                f"poll_id = ANY($2::text[]) RETURNING {names}) "
+                f"INSERT INTO {table} ({names}) SELECT {chosen} FROM gone ORDER BY random()",
+                [(event_id, polls)]))
+        await self._submit(statements)
+        try:
+            if self._pool is not None:
+                async with self._pool.acquire() as con:
+                    await con.execute(f"VACUUM FULL {', '.join(BALLOT_TABLES)}")
+        except Exception as exc:  # noqa: BLE001 - the rows are resealed; log the rest
+            log.warning("reseal: VACUUM FULL of the ballot box failed: %s", store_error(exc))
+        return 1
