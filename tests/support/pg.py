@@ -76,7 +76,9 @@ def _as_server_user() -> list[str]:
             pwd.getpwnam(user)
         except KeyError:
             continue
-        return ["runuser", "-u", user, "--"]
+        runuser = shutil.which("runuser") or next(
+            (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), "runuser")
+        return [runuser, "-u", user, "--"]
     raise RuntimeError("running as root and neither a postgres nor a nobody user exists")
 
 
