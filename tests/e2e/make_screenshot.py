@@ -1,9 +1,12 @@
-"""Regenerate docs/screenshot.png: a populated event page (participant's view) at 1280x800.
+"""Regenerate docs/screenshot.png (a participant's meeting screen at 1280x800: the impulse
+slides on the stage, the chat in the side panel, the control bar) and
+docs/screenshot-phone.png (the same forum on a phone).
 
-    python -m tests.e2e.make_screenshot [OUT.png]
+    python -m tests.e2e.make_screenshot [OUT.png [PHONE.png]]
 
 Starts its own server in a temporary directory; a few people join over the socket, chat and
-raise hands; one joins in Chromium and is photographed.
+raise hands, the moderator uploads slides and turns to page 2; one person joins in Chromium
+and is photographed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from playwright.async_api import async_playwright
 from tests.support.browser import ARGS, CHROMIUM, join as join_page
 
 from tests.support.live import Client, auth, join, start_server
+from tests.support.pdf import make_pdf
 
 
 TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "speaker": "Dr. Petra Hansen"},
@@ -25,7 +29,11 @@ TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "speaker": 
           {"title": "Smart Mobility im ländlichen Raum"}]
 
 
-async def main(out: Path) -> None:
+SLIDES = ["Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "Drei Trends: mobil, flexibel, vernetzt",
+          "Was heißt das für den ländlichen Raum?"]
+
+
+async def main(out: Path, phone_out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = await start_server(Path(tmp))
         try:
@@ -41,6 +49,11 @@ async def main(out: Path) -> None:
                                        ("Maria Schulte", "Landkreis Oberfeld", False)):
                     j = await join(http, event, name, moderator=mod, organization=org)
                     people[name] = await Client.connect(server, event["id"], j["token"])
+                r = await http.post(f"/api/events/{event['id']}/slides?topic={event['topics'][0]['id']}",
+                                    headers={**auth(), "Content-Type": "application/pdf"},
+                                    content=make_pdf(SLIDES, size=(960, 540)))
+                deck = r.json()["id"]
+            await people["Dr. Petra Hansen"].request("slides.show", slides=deck, page=2)
             room = event["plenary_room"]
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM,
@@ -60,9 +73,18 @@ async def main(out: Path) -> None:
                 await people["Maria Schulte"].request("hand.raise")
                 await people["Ursula Brandt"].request("hand.raise")
                 await page.wait_for_selector("#hand-queue li:nth-child(2)")
+                await page.wait_for_selector("#slides-view[data-page='2']")
                 await page.evaluate("document.activeElement.blur()")
                 await page.wait_for_timeout(300)
                 await page.screenshot(path=str(out))
+                phone = await browser.new_page(viewport={"width": 390, "height": 844},
+                                               device_scale_factor=2, is_mobile=True, has_touch=True)
+                await phone.goto(event["participant_url"])
+                await join_page(phone, "Aylin Demir", "Volkshochschule")
+                await phone.wait_for_selector("#slides-view[data-page='2']")
+                await phone.evaluate("document.activeElement.blur()")
+                await phone.wait_for_timeout(300)
+                await phone.screenshot(path=str(phone_out))
                 await browser.close()
             for client in people.values():
                 await client.close()
@@ -71,4 +93,5 @@ async def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")))
+    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png"),
+                     Path(sys.argv[2] if len(sys.argv) > 2 else "docs/screenshot-phone.png")))

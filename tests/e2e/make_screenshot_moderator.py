@@ -1,5 +1,6 @@
 """Regenerate docs/screenshot-moderator.png: a moderator's view (1280x800) with breakout
-rooms open (one per topic, people in them, a call for help) and a live poll with votes.
+rooms open (one per topic, people in them, a call for help pinned in view) and a live poll
+with votes in the side panel.
 
     python -m tests.e2e.make_screenshot_moderator [OUT.png]
 """
@@ -53,6 +54,7 @@ async def main(out: Path) -> None:
                 for name, _, i in PEOPLE:
                     await clients[name].request("room.enter", room=rooms[i])
                 await clients["Maria Schulte"].request("breakouts.help")
+                await page.get_by_role("tab", name="Abstimmungen").click()
                 polls = page.locator("#polls")
                 await polls.get_by_text("Neue Abstimmung").click()
                 await polls.get_by_label("Frage").fill("Welches Projekt soll der Landkreis zuerst angehen?")
@@ -67,14 +69,12 @@ async def main(out: Path) -> None:
                 for (name, _, _), choice in zip(PEOPLE, (0, 1, 1, 2)):
                     await clients[name].request("poll.vote", poll=poll, choice=choice)
                 await page.wait_for_selector(".poll-participation:has-text('4 von')")
-                card = page.locator(".poll-card")
-                await card.get_by_label("Rufbus per App").check()
-                await card.get_by_role("button", name="Stimme abgeben").click()
-                await page.wait_for_selector(".poll-participation:has-text('5 von')")
                 await page.evaluate("document.activeElement.blur()")
                 await page.evaluate("""() => {
-                  const rooms = document.querySelector('.bo-rooms').getBoundingClientRect();
-                  window.scrollBy(0, rooms.top - 12);
+                  const col = document.querySelector('#stage-col');
+                  const rooms = document.querySelector('.bo-rooms');
+                  col.scrollTop += rooms.getBoundingClientRect().top - col.getBoundingClientRect().top - 8;
+                  document.querySelector('#panel-polls').scrollTop = 0;
                 }""")
                 await page.wait_for_timeout(600)
                 await page.screenshot(path=str(out))

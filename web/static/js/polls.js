@@ -541,7 +541,8 @@ export function install({ store, socket, notify }) {
   });
   store.subscribe("poll.voted", (ev) => { if (cards.has(ev.poll)) drawCard(ev.poll); });
   store.subscribe("poll.opened", (ev) => {
-    if (visible(ev.poll) && ev.poll.status !== "closed") notify(t("polls.opened_notice", { question: ev.poll.question }));
+    // Participants get the alert that stays (meeting.js); moderators a notice.
+    if (moderator() && visible(ev.poll) && ev.poll.status !== "closed") notify(t("polls.opened_notice", { question: ev.poll.question }));
   });
   store.subscribe("poll.closed", (ev) => {
     const entry = cards.get(ev.poll);
