@@ -76,6 +76,7 @@ async def make_world(server: LiveServer, http: httpx.AsyncClient) -> World:
     if not p.ready["state"].get("rooms"):  # type: ignore[index]
         await p.request("state.sync")
     w = World(event, tokens, ids, m, p)
+    w.objects["server"] = server
     w.objects["message"] = (await ok(p, "chat.send", room=w.plenary, text="hallo"))["message"]
     await ok(p, "minutes.add", room=w.plenary, kind="note", text="notiz")
     entry = await m.wait_for(lambda e: e["type"] == "minutes.added")
@@ -131,6 +132,24 @@ async def start_recording(w: World) -> None:
 
 async def answer_question(w: World) -> None:
     await ok(w.m, "question.set", question=w.objects["question"], status="answered")
+
+
+async def prepared_agenda(w: World) -> None:
+    await ok(w.m, "agenda.set", steps=[{"kind": "welcome"}, {"kind": "welcome"}])
+    agenda = await w.m.wait_for(lambda e: e["type"] == "agenda.planned")
+    w.objects["step"] = agenda["steps"][1]["id"]
+
+
+async def carried_items(w: World) -> None:
+    """What a forum of a series carries forward: here its own action and question."""
+    from forum_live.domain import series
+    await ok(w.m, "minutes.add", room=w.plenary, kind="action", text="tun", assignee="Jemand")
+    await ok(w.m, "minutes.add", room=w.plenary, kind="question", text="wer?")
+    rt = w.objects["server"].forum.runtimes[w.event["id"]]
+    entries = await rt.write(lambda s, ctx: series.carry(s, ctx, s))
+    items = entries[0].data
+    w.objects["action"] = items["actions"][0]["id"]
+    w.objects["carried_question"] = items["questions"][0]["id"]
 
 
 Prep = Callable[[World], Awaitable[None]]
@@ -206,6 +225,17 @@ SOCKET: dict[str, Row] = {
     "timer.start": Row(lambda w: {"title": "Runde", "mode": "countdown", "seconds": 60}, F, O),
     "timer.stop": Row(lambda w: {"timer": w.objects["timer"]}, F, O),
     # media (issue 7): muting oneself is anyone's, muting all and recording moderators'
+    # the run of show and the carry-forward (issue 17): moderators (an action also its assignee)
+    "agenda.set": Row(lambda w: {"steps": [{"kind": "welcome"}]}, F, O),
+    "agenda.add": Row(lambda w: {"step": {"kind": "break", "duration_s": 60}}, F, O),
+    "agenda.move": Row(lambda w: {"step": w.objects["step"], "position": 0}, F, O,
+                       prep=prepared_agenda),
+    "agenda.skip": Row(lambda w: {"step": w.objects["step"]}, F, O, prep=prepared_agenda),
+    "agenda.next": Row(lambda w: {}, F, O, prep=prepared_agenda),
+    "carried.update": Row(lambda w: {"item": w.objects["action"], "status": "done"}, F, O,
+                          prep=carried_items),
+    "carried.answer": Row(lambda w: {"item": w.objects["carried_question"], "answer": "so"},
+                          F, O, prep=carried_items),
     "media.mute": Row(lambda w: {"muted": True}, O, O),
     "media.mute_all": Row(lambda w: {}, F, O),
     "recording.start": Row(lambda w: {}, F, O),
