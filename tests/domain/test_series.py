@@ -108,5 +108,8 @@ def test_the_assignee_may_mark_own_action_done_others_may_not() -> None:
         f2.do(kraus, "carried.answer", item=ids["frage"], answer="x")
     f2.do(kraus, "carried.update", item=ids["karte"], status="done")
     assert series.series_state(f2.state).items[ids["karte"]]["status"] == "done"
-    with pytest.raises(NotFound):
+    with pytest.raises(Forbidden):  # a participant learns nothing of items not theirs
         f2.do(kraus, "carried.update", item="nope", status="done")
+    mod = f2.person("Moderator", moderator=True)
+    with pytest.raises(NotFound):
+        f2.do(mod, "carried.update", item="nope", status="done")
