@@ -195,3 +195,43 @@ async def test_no_link_between_voter_and_choice_at_rest_after_close(tmp_path: Pa
         await c.close()
     finally:
         await server.stop()
+
+
+async def test_a_reader_in_the_way_delays_the_reseal_not_the_writer(tmp_path: Path) -> None:
+    """A checkpoint waiting for a reader holds the write lock: the reseal waits for it in
+    short attempts, so votes and chat go on meanwhile, and it ends once the reader is gone."""
+    data = tmp_path / "data"
+    server: LiveServer = await start_server(data)
+    try:
+        async with server.http() as http:
+            ev = await create_event(http)
+            mod = await join(http, ev, "Moderatorin", moderator=True)
+            people = [await join(http, ev, f"P{i}") for i in range(6)]
+        cm = await Client.connect(server, ev["id"], mod["token"])
+        await cm.request("poll.create", scope="event", question="Ja?", kind="single",
+                         options=["ja", "nein"], anonymous=True)
+        poll = (await cm.wait_for(lambda e: e["type"] == "poll.opened"))["poll"]["id"]
+        reader = sqlite3.connect(data / "forum.db", isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM journal").fetchone()  # a snapshot from now on
+        for i, p in enumerate(people):
+            c = await Client.connect(server, ev["id"], p["token"])
+            assert (await c.request("poll.vote", poll=poll, choice=i % 2))["type"] == "ok"
+            await c.close()
+        assert (await cm.request("poll.close", poll=poll))["type"] == "ok"
+        rt = server.forum.runtimes[ev["id"]]
+        reseal = [t for t in rt.tasks if t.get_name().startswith("reseal-")]
+        assert reseal
+        for i in range(8):  # the writer is not held up by the waiting checkpoint
+            reply = await cm.request("chat.send", room=ev["plenary_room"], text=f"weiter {i}")
+            assert reply["type"] == "ok", reply
+        assert not reseal[0].done()  # the reader still holds its old snapshot
+        reader.execute("COMMIT")
+        reader.close()
+        await reseal[0]
+        await server.forum.store.flush()
+        after = copy_data_dir(data, tmp_path / "after")
+        assert links_by_replay(after, tmp_path / "scratch.db") == []
+        await cm.close()
+    finally:
+        await server.stop()
