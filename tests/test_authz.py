@@ -210,6 +210,7 @@ SOCKET: dict[str, Row] = {
     "chat.lock": Row(lambda w: {"room": w.plenary, "locked": True}, F, O),
     "floor.give": Row(lambda w: {"participant": w.ids["participant"]}, F, O),
     "slides.show": Row(lambda w: {"slides": None}, F, O),  # moderators, and whoever has the floor
+    "media.ask_unmute": Row(lambda w: {"participant": w.ids["participant"]}, F, O),
     "floor.end": Row(lambda w: {}, O, O, prep=floor_to_participant),  # the speaker, M
     "hand.move": Row(lambda w: {"participant": w.ids["participant"], "position": 0}, F, O,
                      prep=participant_raises),

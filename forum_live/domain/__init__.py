@@ -15,6 +15,7 @@ from . import qa as _qa  # noqa: F401
 from . import reactions as _reactions  # noqa: F401
 from . import timers as _timers  # noqa: F401
 from . import slides as _slides  # noqa: F401  (impulse slides, §10)
+from . import mic as _mic  # noqa: F401  (ask to unmute)
 from . import review as _review  # noqa: F401  (minutes review and approval)
 from . import series as _series  # noqa: F401  (series and carry-forward, §8)
 from . import agenda as _agenda  # noqa: F401  (the run of show)

@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 # The capabilities of the domain, in the order their parts are installed.
 DOMAIN_MODULES = ("commands", "model", "chat", "setup", "decide", "breakouts", "polls",
-                  "minutes", "media", "lobby", "floor", "qa", "reactions", "timers", "slides",
-                  "review", "series", "agenda")
+                  "minutes", "media", "mic", "lobby", "floor", "qa", "reactions", "timers",
+                  "slides", "review", "series", "agenda")
 
 Decider = Callable[["EventState", "Context", "Participant", Any], "list[Entry]"]
 Applier = Callable[["EventState", "Entry"], None]

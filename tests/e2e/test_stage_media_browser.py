@@ -1,6 +1,8 @@
 """Video on the stage in real Chromium with fake devices: a camera shows large on the
 others' stage with the person's name (tiles never showed names: the participants are a
-Map), a tile can be shown large and small again, and a muted person is marked as such."""
+Map), a tile can be shown large and small again, and a muted person is marked as such.
+Microphone moderation: a moderator mutes a person, asks them to unmute (they get the
+prompt with the button, and only they switch it on), and mutes everyone at once."""
 
 from __future__ import annotations
 
@@ -48,9 +50,28 @@ async def test_camera_tile_named_pinned_and_muted(server: LiveServer) -> None:
             await expect(paul.locator("#stage-focus").get_by_role(
                 "button", name="Klein zeigen: Mara Moderation")).to_have_attribute("aria-pressed", "true")
             # Muting shows on the tile and in the list of people, not only on her button.
-            await mara.get_by_role("button", name="Stummschalten").click()
+            await mara.get_by_role("button", name="Stummschalten", exact=True).click()
             await expect(mara.locator("#media-mute")).to_have_attribute("aria-pressed", "true")
             await expect(large.locator(".media__muted")).to_contain_text("stumm")
             await expect(paul.locator("#people-list li", has_text="Mara Moderation")).to_contain_text("stumm")
+
+            # Mara mutes Paul; Paul's own button shows it.
+            paul_row = mara.locator("#people-list li", has_text="Paul Plenum")
+            await paul_row.locator("summary").click()
+            await paul_row.get_by_role("button", name="Stummschalten").click()
+            await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "true")
+            await expect(paul_row).to_contain_text("stumm")
+            # Asked to unmute, Paul is prompted in view and switches it on himself.
+            await paul_row.locator("summary").click()
+            await paul_row.get_by_role("button", name="Um Einschalten des Mikrofons bitten").click()
+            prompt = paul.locator("#floor-alert")
+            await expect(prompt).to_contain_text("Mara Moderation bittet Sie, Ihr Mikrofon einzuschalten.")
+            await expect(prompt).to_be_in_viewport()
+            await prompt.get_by_role("button", name="Mikrofon einschalten").click()
+            await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "false")
+            await expect(paul_row).not_to_contain_text("stumm")
+            # Everyone at once.
+            await mara.get_by_role("button", name="Alle stummschalten").click()
+            await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "true")
         finally:
             await browser.close()

@@ -126,22 +126,26 @@ export function install(context) {
   const floorText = $("#floor-alert-text");
   const floorAudio = $("#floor-alert-audio");
   let floorAction = null;
-  function floorPrompt() {
+  // "You have the floor" (or a moderator's "please unmute"): join the audio or unmute.
+  function floorPrompt(asker = null) {
+    const say = (floorKey, askKey) => setText(floorText, asker ? t(askKey, { name: asker }) : t(floorKey));
     if (!audio.joined()) {
-      setText(floorText, t("meeting.floor_join_audio"));
+      say("meeting.floor_join_audio", "meeting.ask_join");
       setText(floorAudio, t("meeting.floor_btn_join"));
       floorAction = () => audio.join();
     } else if (audio.muted()) {
-      setText(floorText, t("meeting.floor_unmute"));
+      say("meeting.floor_unmute", "meeting.ask_unmute");
       setText(floorAudio, t("meeting.floor_btn_unmute"));
       floorAction = () => audio.unmute();
     } else {
-      setText(floorText, t("meeting.floor_go"));
+      if (asker) return;  // already heard: nothing to do
+      say("meeting.floor_go", "meeting.floor_go");
       floorAction = null;
     }
     show(floorAudio, Boolean(floorAction));
     show(floorAlert, true);
   }
+  store.subscribe("media.unmute_asked", (ev) => { if (ev.participant === me()) floorPrompt(ev.name || ""); });
   floorAudio.addEventListener("click", () => {
     if (floorAction) floorAction();
     show(floorAlert, false);

@@ -44,6 +44,13 @@ export function install({ store, socket, notify }) {
       h("summary", { class: "btn btn--small btn--quiet" },
         t("moderation.actions"), h("span", { class: "visually-hidden" }, ` ${t("moderation.for", { name: p.name })}`)),
       h("div", { class: "person__menu" },
+        // The microphone: mute, or ask to unmute (only the person switches it on again).
+        model().muted && model().muted.has(p.id)
+          ? h("button", { type: "button", class: "btn btn--small",
+            on: { click: () => run("media.ask_unmute", { participant: p.id }, t("media.asked_notice", { name: p.name })) } },
+          t("media.ask_other"))
+          : h("button", { type: "button", class: "btn btn--small",
+            on: { click: () => run("media.mute", { participant: p.id, muted: true }) } }, t("media.mute_other")),
         h("button", {
           type: "button",
           class: "btn btn--small",
@@ -60,6 +67,17 @@ export function install({ store, socket, notify }) {
           on: { click: () => remove(p) },
         }, t("moderation.remove"))));
   });
+
+  // Everyone in my room muted at once, except whoever has the floor.
+  const muteAll = h("button", { type: "button", id: "mute-all", class: "btn btn--small", hidden: true,
+    on: { click: () => {
+      const f = model().floor && model().floor.get(model().myRoom);
+      run("media.mute_all", f ? { keep: f.participant } : {}, t("media.mute_all_done"));
+    } } }, t("media.mute_all"));
+  $("#people-list").before(muteAll);
+  for (const topic of ["reset", "participant.role"]) {
+    store.subscribe(topic, () => show(muteAll, store.ready && isModerator(model())));
+  }
 
   function toWaitingRoom(p) {
     if (!window.confirm(t("moderation.to_lobby_confirm", { name: p.name }))) return;

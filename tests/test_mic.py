@@ -1,0 +1,50 @@
+"""Microphone moderation over the socket: a moderator mutes one person or everyone but the
+speaker, and asks one person to unmute; the request reaches that person (and the
+moderators), nobody else; participants can do none of it, and nobody unmutes another."""
+
+from __future__ import annotations
+
+from tests.support.live import Client, LiveServer, create_event, join
+
+
+async def test_mute_others_mute_all_and_ask_to_unmute(server: LiveServer) -> None:
+    async with server.http() as http:
+        event = await create_event(http)
+        ids = {}
+        clients = {}
+        for name, mod in (("Mona", True), ("Anna", False), ("Bernd", False), ("Carla", False)):
+            j = await join(http, event, name, moderator=mod)
+            ids[name] = j["participant"]["id"]
+            clients[name] = await Client.connect(server, event["id"], j["token"])
+    mona, anna, bernd, carla = (clients[n] for n in ("Mona", "Anna", "Bernd", "Carla"))
+    try:
+        # A moderator mutes Anna; everyone learns it; only Anna may switch it on again.
+        assert (await mona.request("media.mute", participant=ids["Anna"], muted=True))["type"] == "ok"
+        muted = await bernd.wait_for(lambda e: e["type"] == "media.muted")
+        assert (muted["participant"], muted["muted"], muted["by"]) == (ids["Anna"], True, ids["Mona"])
+        r = await mona.request("media.mute", participant=ids["Anna"], muted=False)
+        assert r["type"] == "error" and r["code"] == "forbidden"
+        r = await bernd.request("media.mute", participant=ids["Carla"], muted=True)
+        assert r["type"] == "error" and r["code"] == "forbidden"
+
+        # Asked to unmute: Anna hears it (with who asks), Bernd does not; Anna unmutes herself.
+        assert (await mona.request("media.ask_unmute", participant=ids["Anna"]))["type"] == "ok"
+        asked = await anna.wait_for(lambda e: e["type"] == "media.unmute_asked")
+        assert (asked["participant"], asked["by"], asked["name"]) == (ids["Anna"], ids["Mona"], "Mona")
+        assert (await anna.request("media.mute", muted=False))["type"] == "ok"
+        await bernd.wait_for(lambda e: e["type"] == "media.muted" and not e["muted"])
+        assert not bernd.of("media.unmute_asked")
+        assert not carla.of("media.unmute_asked")
+        r = await bernd.request("media.ask_unmute", participant=ids["Carla"])
+        assert r["type"] == "error" and r["code"] == "forbidden"
+        r = await mona.request("media.ask_unmute", participant="nobody")
+        assert r["type"] == "error" and r["code"] == "not_found"
+
+        # Everyone but the speaker (and the moderator) muted at once.
+        assert (await mona.request("media.mute_all", keep=ids["Bernd"]))["type"] == "ok"
+        await carla.wait_for(lambda e: e["type"] == "media.muted" and e["participant"] == ids["Carla"])
+        state = (await mona.request("state.sync"))["state"]
+        assert set(state["muted"]) == {ids["Anna"], ids["Carla"]}
+    finally:
+        for c in clients.values():
+            await c.close()
