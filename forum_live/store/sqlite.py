@@ -73,17 +73,7 @@ BALLOT_TABLES = {  # table -> its columns (the key first)
 }
 
 
-ROOM_BALLOTS = "#n"  # the pseudo option of poll_counts that counts a room's ballots
-BALLOT_TABLES = {  # table -> its columns (the key first)
-    "poll_voters": ("event_id", "poll_id", "participant_id"),
-    "poll_counts": ("event_id", "poll_id", "room", "option", "n"),
-    "poll_texts": ("event_id", "poll_id", "shuffle", "room", "text"),
-}
-
-
 def _sealed_statements(event_id: str, e: Entry) -> list[tuple[str, Sequence[Sequence[Any]]]]:
-
-
     """The ballot-box writes of a sealed entry: nothing that links voter and choice."""
     d = e.data
     if e.kind == "poll.voter":
@@ -226,14 +216,6 @@ class SqliteStore:
 
     async def set_status(self, event_id: str, status: str) -> None:
         await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])])
-
-    async def revoke_tokens(self, event_id: str, participant_key: str,
-                            moderator_key: str) -> None:
-        """New invite keys and the next token generation: every token issued so far ends."""
-        await self._submit([("UPDATE events SET participant_key = ?, moderator_key = ?, "
-                             "token_gen = token_gen + 1 WHERE id = ?",
-                             [(participant_key, moderator_key, event_id)])])
-
 
     async def revoke_tokens(self, event_id: str, participant_key: str,
                             moderator_key: str) -> None:
@@ -438,55 +420,6 @@ class SqliteStore:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
-            attempts, pause = 0, 0.01
-            while True:
-                attempts += 1
-                async with db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-                    row = await cur.fetchone()
-                if row is not None and row[0] == 0:
-                    return attempts
-                await asyncio.sleep(pause)  # a reader on an older snapshot: try again
-                pause = min(1.0, pause * 2)
-        finally:
-            await db.close()
-
-
-    # -- the ballot box at rest (issue 13) --------------------------------------------
-    async def reseal(self, event_id: str, poll_ids: Sequence[str]) -> int:
-        """Once anonymous polls are closed: rewrite their ballot-box rows in a random order
-        (new random keys for the text answers), with `secure_delete` zeroing what is
-        deleted and freed, then checkpoint the WAL and truncate it to nothing, retried
-        until no reader is in the way. Afterwards no row, WAL frame, freed page or
-        physical order of the data directory pairs a voter with a choice. Its own
-        connection: the writer's group commit just waits (busy timeout) for these
-        milliseconds. Returns the number of checkpoint attempts."""
-        if not poll_ids:
-            return 0
-        rng = secrets.SystemRandom()
-        db = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
-        try:
-            await db.execute("PRAGMA secure_delete=ON")
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for table, cols in BALLOT_TABLES.items():
-                    rows: list[tuple[Any, ...]] = []
-                    for poll_id in poll_ids:
-                        async with db.execute(f"SELECT {', '.join(cols)} FROM {table} "
-                                              "WHERE event_id = ? AND poll_id = ?",
-                                              (event_id, poll_id)) as cur:
-                            rows += [tuple(r) for r in await cur.fetchall()]
-                        await db.execute(f"DELETE FROM {table} WHERE event_id = ? AND "
-                                         "poll_id = ?", (event_id, poll_id))
-                    if table == "poll_texts":  # new keys: the old order of keys is gone too
-                        rows = [(r[0], r[1], secrets.token_hex(16), r[3], r[4]) for r in rows]
-                    rng.shuffle(rows)
-                    await db.executemany(
-                        f"INSERT INTO {table} ({', '.join(cols)}) "
-                        f"VALUES ({', '.join('?' * len(cols))})", rows)
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
             attempts, pause = 0, 0.01
             while True:
                 attempts += 1
