@@ -81,6 +81,7 @@ class EventIn(Body):
     topics: Annotated[list[TopicIn], Field(max_length=50)] = []
     lobby: bool = False  # joiners wait in a waiting room until a moderator admits them
     lobby_note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    follows: Id | None = None  # the event before in its series (§8): what it carries forward
 
 
 class JoinIn(Body):

@@ -29,7 +29,7 @@ T = TypeVar("T")
 # The capabilities of the domain, in the order their parts are installed.
 DOMAIN_MODULES = ("commands", "model", "chat", "setup", "decide", "breakouts", "polls",
                   "minutes", "media", "mic", "lobby", "floor", "qa", "reactions", "timers",
-                  "slides", "review", "series", "agenda")
+                  "slides", "review", "series", "agenda", "planning")
 
 Decider = Callable[["EventState", "Context", "Participant", Any], "list[Entry]"]
 Applier = Callable[["EventState", "Entry"], None]

@@ -22,6 +22,8 @@ FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 WIDTHS = {
     "head": [4.5, 12.5],
     "actions": [3.6, 8.0, 2.6, 2.8],
+    "carried": [3.0, 6.4, 2.4, 2.8, 2.4],
+    "run_of_show": [7.0, 3.4, 3.8, 2.8],
     "poll": [9.0, 2.6, 2.6],
     "votes": [6.0, 11.0],
     "rounds": [3.8, 4.5, 8.7],
@@ -176,6 +178,22 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
     doc.add_heading(L["agenda"], level=1)
     b.numbered([a["title"] + (f" ({L['speaker']}: {a['speaker']})" if a["speaker"] else "")
                 for a in v["agenda"]])
+
+    if v["run_of_show"]:
+        doc.add_heading(L["run_of_show"], level=1)
+        b.table("run_of_show", [L["step"], L["planned"], L["actual"], L["carried_status"]],
+                [[s["title"], s["planned"], s["actual"], s["status"]] for s in v["run_of_show"]])
+    if v["carried"]["any"]:
+        c = v["carried"]
+        doc.add_heading(L["carried_title"], level=1)
+        if c["actions"]:
+            b.table("carried", [L["who"], L["what"], L["until"], L["topic"], L["carried_status"]],
+                    [[a["assignee"], a["text"] + (f" ({a['note']})" if a["note"] else ""),
+                      a["due"], a["topic"], a["status"]] for a in c["actions"]])
+        if c["questions"]:
+            doc.add_heading(L["carried_questions"], level=2)
+            b.bullets([f"{q['text']} ({q['status']})" + (f": {q['answer']}" if q["answer"]
+                                                          else "") for q in c["questions"]])
 
     doc.add_heading(L["plenary"], level=1)
     if v["plenary_groups"]:

@@ -100,6 +100,25 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
         out.append(f"{i}. {esc(item['title'])}{speaker}")
     out.append("")
 
+    if v["run_of_show"]:
+        out += [f"## {esc(L['run_of_show'])}", ""]
+        out += _table([L["step"], L["planned"], L["actual"], L["carried_status"]],
+                      [[s["title"], s["planned"], s["actual"], s["status"]]
+                       for s in v["run_of_show"]])
+
+    if v["carried"]["any"]:
+        c = v["carried"]
+        out += [f"## {esc(L['carried_title'])}", ""]
+        if c["actions"]:
+            out += _table([L["who"], L["what"], L["until"], L["topic"], L["carried_status"]],
+                          [[a["assignee"], a["text"] + (f" ({a['note']})" if a["note"] else ""),
+                            a["due"], a["topic"], a["status"]] for a in c["actions"]])
+        if c["questions"]:
+            out += [f"### {esc(L['carried_questions'])}", ""]
+            out += [f"- {esc(q['text'])} ({esc(q['status'])})"
+                    + (f": {esc(q['answer'])}" if q["answer"] else "") for q in c["questions"]]
+            out.append("")
+
     out += [f"## {esc(L['plenary'])}", ""] + _groups(v["plenary_groups"], L)
 
     out += [f"## {esc(L['topics'])}", ""]

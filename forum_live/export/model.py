@@ -15,6 +15,8 @@ from ..domain.model import EventState, RoomKind
 from ..domain.review import review_state
 from ..domain.slides import slide_state
 from ..domain.media import media_state, offset, recordings_public
+from ..domain.agenda import agenda_state
+from ..domain.series import series_state
 
 KIND_LABELS = {
     "de": {"decision": "Beschluss", "action": "Aufgabe", "question": "Offene Frage",
@@ -167,6 +169,35 @@ def questions_from_qa(s: EventState) -> tuple[list[dict[str, Any]], list[dict[st
     return answered, still_open
 
 
+def carried(s: EventState) -> dict[str, Any]:
+    """"Stand der Aufgaben aus dem letzten Forum": each action and question carried
+    forward to this forum, with its state now and what was said about it here."""
+    part = series_state(s)
+    out: dict[str, Any] = {"follows": part.follows, "actions": [], "questions": []}
+    for item in part.items.values():
+        topic = s.topics.get(item.get("topic") or "")
+        notes = [h["note"] for h in item.get("history", [])
+                 if h.get("note") and h.get("event") == s.id]
+        out["actions" if item["kind"] == "action" else "questions"].append({
+            "id": item["id"], "text": item["text"], "assignee": item.get("assignee"),
+            "due": item.get("due"), "status": item["status"], "answer": item.get("answer"),
+            "topic": topic.title if topic else item.get("topic_title"),
+            "from_title": item.get("from_title"), "notes": notes, "auto": True})
+    return out
+
+
+def run_of_show(s: EventState) -> list[dict[str, Any]]:
+    """The agenda steps with planned and actual times."""
+    return [{"id": st.id, "kind": st.kind, "title": st.title(s), "status": st.status,
+             "planned_at": st.plan.get("planned_at"),
+             "planned_min": round(st.plan["duration_s"] / 60) if st.plan.get("duration_s")
+             else None,
+             "started_at": st.started_at, "ended_at": st.ended_at,
+             "actual_min": _minutes(st.started_at, st.ended_at) if st.ended_at else None,
+             "auto": True}
+            for st in agenda_state(s).steps]
+
+
 def header(s: EventState, attendance_: list[dict[str, Any]], entries: list[MinuteEntry]
            ) -> dict[str, Any]:
     """What the head of a Protokoll carries."""
@@ -227,6 +258,8 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
         "approval": {"status": "draft", "version": None, "approved_at": None,
                      "approved_by": None, "note": None, "changes": []},
         "agenda": [{"title": t.title, "speaker": t.speaker} for t in s.topics.values()],
+        "run_of_show": run_of_show(s),
+        "carried": carried(s),
         "plenary": plenary,
         "topics": topics,
         "other_rooms": others,

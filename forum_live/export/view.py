@@ -321,6 +321,36 @@ def _recording_title(r: dict[str, Any], lang: str) -> str:
     return f"{room}, {when}" if when else str(r.get("title") or r.get("id") or "")
 
 
+def _carried(model: dict[str, Any], L: dict[str, str], lang: str) -> dict[str, Any]:
+    """The actions and questions carried forward from the forum before, in words."""
+    part = model.get("carried") or {}
+    actions = [{"text": a["text"], "assignee": a.get("assignee") or "",
+                "due": fmt_due(a.get("due"), lang), "topic": a.get("topic") or "",
+                "status": L["carried_" + a["status"]], "done": a["status"] == "done",
+                "note": "; ".join(a.get("notes") or []), "from": a.get("from_title") or ""}
+               for a in part.get("actions") or []]
+    questions = [{"text": q["text"], "topic": q.get("topic") or "",
+                  "status": L["carried_" + q["status"]], "answer": q.get("answer") or "",
+                  "from": q.get("from_title") or ""}
+                 for q in part.get("questions") or []]
+    return {"actions": actions, "questions": questions, "any": bool(actions or questions)}
+
+
+def _run_of_show(model: dict[str, Any], L: dict[str, str], lang: str) -> list[dict[str, Any]]:
+    out = []
+    for st in model.get("run_of_show") or []:
+        planned = fmt_time(st.get("planned_at"), lang) if _dt(st.get("planned_at")) else ""
+        if st.get("planned_min"):
+            planned = f"{planned} ({_minutes(st['planned_min'], L)})".strip()
+        actual = fmt_span(st.get("started_at"), st.get("ended_at"), lang) \
+            if st.get("started_at") else ""
+        if st.get("actual_min") is not None:
+            actual = f"{actual} ({_minutes(st['actual_min'], L)})"
+        out.append({"title": st["title"], "status": L["step_" + st["status"]],
+                    "planned": planned, "actual": actual})
+    return out
+
+
 def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
     """Everything a renderer needs, already in words of `lang`."""
     lang = lang if lang in LANGUAGES else "de"
@@ -389,6 +419,8 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
         "timezone_note": L["timezone_note"],
         "agenda": [{"title": a["title"], "speaker": a.get("speaker") or ""}
                    for a in model["agenda"]],
+        "run_of_show": _run_of_show(model, L, lang),
+        "carried": _carried(model, L, lang),
         "plenary_groups": _groups(plenary, L),
         "topics": topics,
         "other_rooms": [{"title": e["room"], **e} for e in entries(model["other_rooms"])],

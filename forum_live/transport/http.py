@@ -19,7 +19,8 @@ from ..domain.errors import Invalid, RateLimited, TooLarge, Unauthorized
 from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
 from ..protocol import describe, unstorable
-from . import minutes_http, openapi, privacy
+from ..domain.series import series_id
+from . import minutes_http, openapi, organizer_http, privacy
 from .errors import error_response
 from .i18n import page
 
@@ -68,7 +69,12 @@ async def create_event(request: Request) -> Response:
     require_organizer(request)
     body = await read_body(request, EventIn)
     forum = forum_of(request)
+    prev = None
+    if body.follows:  # the next forum of a series (§8): organizer_http does the series
+        prev = (await organizer_http.previous(forum, body.follows)).state
+        body = organizer_http.inherit(body, prev)
     rt = await forum.create_event(body)
+    carried = await organizer_http.carry(rt, prev) if prev is not None else None
     row = await forum.store.event_row(rt.id)
     assert row is not None
     s = rt.state
@@ -77,6 +83,7 @@ async def create_event(request: Request) -> Response:
         "participant_key": row["participant_key"], "moderator_key": row["moderator_key"],
         "plenary_room": s.plenary_room, "title": s.title,
         "topics": [t.public() for t in s.topics.values()],
+        "series_id": series_id(s), "carried": carried or {"actions": 0, "questions": 0},
     }, status_code=201)
 
 
@@ -243,6 +250,7 @@ def routes() -> list[Any]:
         Route("/api/events", create_event, methods=["POST"]),
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
+        *organizer_http.routes(),  # desk, series, edit before start, run of show (issue 17)
         Route("/api/events/{event_id}/join", join_event, methods=["POST"]),
         Route("/api/events/{event_id}/session", open_session, methods=["POST"]),
         Route("/api/events/{event_id}/session", close_session, methods=["DELETE"]),
