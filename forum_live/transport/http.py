@@ -22,7 +22,7 @@ from ..protocol import describe, unstorable
 from ..domain.series import series_id
 from . import minutes_http, openapi, organizer_http, privacy
 from .errors import error_response
-from .i18n import page
+from .i18n import catalog, choose_language, page
 
 if TYPE_CHECKING:
     from ..forum import Forum
@@ -239,7 +239,10 @@ async def event_page(request: Request) -> Response:
         target = (f"/e/{quote(event_id, safe='')}{'?' + rest if rest else ''}"
                   f"#key={quote(key, safe='')}")
         return RedirectResponse(target, status_code=303, headers=minutes_http.NO_STORE)
-    return page(request, "event.html", extra={"event_id": event_id, "event_title": ""})
+    # no title from the event row: it would tell a real id from an unknown one; the page
+    # shows the forum's title once the person is in
+    title = catalog(request.app.state.web_dir, choose_language(request)).get("join_title", "")
+    return page(request, "event.html", extra={"event_id": event_id, "event_title": title})
 
 
 def routes() -> list[Any]:
