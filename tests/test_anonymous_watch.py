@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from forum_live.domain import polls
+from tests.support.domain import Scenario
 from tests.support.live import Client, create_event, join, start_server
 
 N = 13  # voters: steps of 5, 5 and the last 3 at close
@@ -100,3 +101,36 @@ def test_per_room_results_only_for_rooms_with_k_ballots() -> None:
         "r3"]
     assert polls.shown_rooms(_poll({"r1": 1, "r2": 6}), ["r1", "r2"], 5) == []
     assert polls.shown_rooms(_poll({"r1": 0, "r2": 6}), ["r1", "r2"], 5) == ["r2"]
+
+
+def test_anonymous_all_breakouts_poll_shows_rooms_only_at_close_and_with_k() -> None:
+    sc = Scenario.event()
+    mod = sc.person("M", moderator=True)
+    people = [sc.person(f"P{i}") for i in range(12)]
+    [opened, *_] = sc.do(mod, "breakouts.open", assign="auto")
+    rooms = [r["id"] for r in opened.data["rooms"]]
+    # one person alone in the last room, the others spread over the rest
+    alone = rooms[-1]
+    for p in people:
+        target = alone if p == people[0] else rooms[people.index(p) % (len(rooms) - 1)]
+        if sc.state.room_of(p) != target:
+            sc.do(mod, "breakouts.move", participant=p, room=target)
+    [poll_opened] = sc.do(mod, "poll.create", scope="all_breakouts", question="Q",
+                          kind="single", options=["x", "y"], anonymous=True)
+    pid = poll_opened.data["poll"]["id"]
+    for i, p in enumerate(people):
+        sc.do(p, "poll.vote", poll=pid, choice=i % 2)
+    poll = sc.state.polls[pid]
+    live = polls.results_entry(sc.state, sc.ctx(), poll, final=False).data
+    assert "per_room" not in live  # never while it runs
+    closed = sc.do(mod, "poll.close", poll=pid)
+    final = next(e.data for e in closed if e.kind == "poll.results")
+    n = Counter(sc.state.room_of(p) for p in people)
+    shown = final.get("per_room", {})
+    assert alone not in shown  # one voter: hidden
+    assert all(n[r] >= 5 for r in shown)
+    hidden = [r for r in rooms if r not in shown]
+    assert sum(n[r] for r in hidden) == 0 or sum(n[r] for r in hidden) >= 5
+    assert final["per_room_min"] == 5 and final["counts"] == [6, 6]
+    # the ready state and the exports show exactly what went out
+    assert polls.results(sc.state, poll, final=True) == final

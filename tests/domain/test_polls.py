@@ -15,7 +15,9 @@ def make(sc: Scenario, mod: str, **body: object) -> str:
 
 
 def res(sc: Scenario, poll_id: str) -> dict[str, object]:
-    return polls.results(sc.state, sc.state.polls[poll_id], final=False)
+    """The live tally (what the next results step would show; for anonymous polls
+    `polls.results` shows only the last step that went out, issue 13)."""
+    return polls.tally(sc.state, sc.state.polls[poll_id], final=False)
 
 
 @pytest.fixture
