@@ -1,4 +1,5 @@
-// The organizer page: token, create a forum, copyable links, list of forums.
+// The organizer's desk: token, create a forum (or the next of a series), copyable links,
+// and every forum with its status and what can be done with it (issue 17).
 
 import { $, clear, h, longDate, setText, show } from "./dom.js";
 import { loadCatalog, pageLang, t } from "./i18n.js";
@@ -24,7 +25,13 @@ const ui = {
   eventsStatus: $("#events-status"),
   events: $("#events-list"),
   copyStatus: $("#copy-status"),
+  submit: $("#create-form [type=submit]"),
+  follows: $("#create-follows"),
+  followsText: $("#create-follows-text"),
+  followsCancel: $("#create-follows-cancel"),
 };
+
+let following = null;  // the forum the next one follows (its series), or null
 
 class ApiError extends Error {}
 
@@ -131,22 +138,50 @@ ui.form.addEventListener("submit", async (ev) => {
     title: li.querySelector(".topic-row__title").value.trim(),
     speaker: li.querySelector(".topic-row__speaker").value.trim() || null,
   })).filter((topic) => topic.title);
-  const body = { title, topics };
+  const body = { title };
+  if (topics.length || !following) body.topics = topics;  // the next forum: copied if none
   const description = ui.description.value.trim();
   if (description) body.description = description;
   const starts = startsAt();
   if (starts) body.starts_at = starts;
+  if (following) body.follows = following.id;
+  if (ui.submit.disabled) return;  // a second click while the first is on its way
+  ui.submit.disabled = true;
   setText(ui.status, t("org_creating"));
   try {
     const event = await api("POST", "/api/events", body);
     setText(ui.status, "");
     showCreated(event);
+    resetForm();
     loadEvents();
   } catch (err) {
     setText(ui.status, "");
     formError(describe(err));
+  } finally {
+    ui.submit.disabled = false;
   }
 });
+
+function resetForm() {
+  ui.form.reset();
+  clear(ui.rows);
+  addTopicRow();
+  follow(null);
+}
+
+/** Prepare the form for the next forum of `event`'s series (topics carried over). */
+function follow(event) {
+  following = event;
+  show(ui.follows, Boolean(event));
+  setText(ui.followsText, event ? t("org_follows", { title: event.title }) : "");
+  if (event) {
+    ui.title.value = event.title;
+    ui.title.focus();
+    ui.title.select();
+  }
+}
+
+ui.followsCancel.addEventListener("click", () => follow(null));
 
 function linkRow(label, url, idBase) {
   const inputId = `${idBase}-url`;
@@ -176,6 +211,11 @@ function showCreated(event) {
   clear(ui.createdLinks);
   setText(ui.createdName, event.title || ui.title.value.trim());
   ui.createdLinks.append(...links(event));
+  const carried = event.carried || {};
+  if (carried.actions || carried.questions) {
+    ui.createdLinks.append(h("p", { class: "created-carried" },
+      t("org_carried", { actions: carried.actions || 0, questions: carried.questions || 0 })));
+  }
   show(ui.created, true);
   ui.created.focus();
 }
@@ -205,26 +245,223 @@ function announceVisible(input, text) {
   note.textContent = text;
 }
 
-// -- list ----------------------------------------------------------------------------------
+// -- the desk ------------------------------------------------------------------------------
+const EXPORTS = [["pdf", "minutes.pdf"], ["docx", "minutes.docx"], ["html", "minutes.html"],
+  ["md", "minutes.md"], ["json", "minutes.json"], ["polls_csv", "polls.csv"],
+  ["attendance_csv", "attendance.csv"]];
+
+function statusText(event) {
+  const parts = [];
+  if (event.status === "live") parts.push(t("org_status_live", { n: event.online }));
+  else parts.push(t(`org_status_${event.status}`));
+  const m = event.minutes || {};
+  parts.push(m.status === "approved" ? t("org_minutes_approved", { n: m.version }) : t("org_minutes_draft"));
+  return parts.join(" · ");
+}
+
+async function act(button, method, path, body, done) {
+  const item = button.closest(".event-item");
+  const status = item.querySelector(".event-item__status-line");
+  button.disabled = true;
+  try {
+    const out = await api(method, path, body);
+    if (done) done(out);
+    await loadEvents();
+  } catch (err) {
+    setText(status, describe(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function confirmed(key, event) {
+  return window.confirm(t(key, { title: event.title }));
+}
+
+function button(label, onClick, extra = "") {
+  return h("button", { type: "button", class: `btn btn--small ${extra}`.trim(), on: { click: onClick } }, label);
+}
+
+function desk(event) {
+  const id = encodeURIComponent(event.id);
+  const base = `/api/events/${id}`;
+  const title = event.title;
+  const actions = h("div", { class: "form-row event-item__actions" },
+    h("a", { class: "btn btn--small", href: event.moderator_url, target: "_blank", rel: "noopener" }, t("org_open_moderator")),
+    h("a", { class: "btn btn--small", href: `/events/${id}/review`, target: "_blank", rel: "noopener" }, t("org_review")),
+    button(t("org_approve"), (ev) => act(ev.currentTarget, "POST", `${base}/minutes/approve`, {})),
+    event.status !== "ended"
+      ? button(t("org_end"), (ev) => { if (confirmed("org_confirm_end", event)) act(ev.currentTarget, "POST", `${base}/end`); }) : null,
+    button(t("org_next"), () => follow(event)),
+    button(t("org_new_links"), (ev) => { if (confirmed("org_confirm_links", event)) act(ev.currentTarget, "POST", `${base}/revoke`); }),
+    button(t("org_delete"), (ev) => { if (confirmed("org_confirm_delete", event)) act(ev.currentTarget, "DELETE", base); }, "btn--danger"));
+  const exports = h("p", { class: "event-item__exports" }, t("org_exports"), " ",
+    EXPORTS.map(([key, file]) => [h("a", { href: `${base}/${file}`, download: "", class: "event-item__export" }, t(`org_export_${key}`)), " "]));
+  return h("li", { class: "event-item", data: { id: event.id } },
+    h("h3", { class: "event-item__title" }, title),
+    h("p", { class: "event-item__status" }, statusText(event)),
+    event.starts_at ? h("p", { class: "muted" }, t("org_starts", { date: longDate(event.starts_at, pageLang()) })) : null,
+    event.created_at ? h("p", { class: "muted" }, t("org_events_created", { date: longDate(event.created_at, pageLang()) })) : null,
+    event.follows ? h("p", { class: "muted" }, t("org_in_series")) : null,
+    ...links(event),
+    actions,
+    exports,
+    event.editable ? editor(event) : null,
+    agendaEditor(event),
+    h("p", { class: "event-item__status-line status-line", attrs: { role: "status" } }));
+}
+
+function field(label, input) {
+  return h("div", { class: "field" }, h("label", { htmlFor: input.id }, label), input);
+}
+
+let editCounter = 0;
+function editor(event) {
+  editCounter += 1;
+  const n = editCounter;
+  const title = h("input", { id: `edit-${n}-title`, value: event.title, maxLength: 200 });
+  const starts = h("input", { id: `edit-${n}-starts`, type: "datetime-local", value: localInput(event.starts_at) });
+  const topics = h("textarea", { id: `edit-${n}-topics`, rows: 4, value: event.topics.map((x) => x.title).join("\n") });
+  const save = h("button", { type: "submit", class: "btn btn--small" }, t("org_edit_save"));
+  const form = h("form", { class: "event-item__edit" },
+    field(t("org_field_title"), title), field(t("org_field_starts_at"), starts),
+    field(t("org_edit_topics"), topics), save);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const lines = topics.value.split("\n").map((s) => s.trim()).filter(Boolean);
+    const body = {
+      title: title.value.trim(),
+      starts_at: starts.value ? new Date(starts.value).toISOString() : null,
+      topics: lines.map((line, i) => ({ title: line, ...(event.topics[i] ? { id: event.topics[i].id, speaker: event.topics[i].speaker } : {}) })),
+    };
+    act(save, "PATCH", `/api/events/${encodeURIComponent(event.id)}`, body);
+  });
+  return h("details", { class: "event-item__details" }, h("summary", {}, t("org_edit")), form);
+}
+
+function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (x) => String(x).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// The run of show: one row per step, saved as a whole (PUT /api/events/{id}/agenda).
+const KINDS = ["welcome", "impulse", "breakout", "report", "poll", "break"];
+
+function stepRow(event, list, step = { kind: "welcome" }) {
+  editCounter += 1;
+  const n = editCounter;
+  const kind = h("select", { id: `step-${n}-kind`, class: "step__kind" },
+    KINDS.map((k) => h("option", { value: k, selected: k === step.kind }, t(`org_step_${k}`))));
+  const title = h("input", { id: `step-${n}-title`, class: "step__title", value: step.title || "", maxLength: 200 });
+  const topic = h("select", { id: `step-${n}-topic`, class: "step__topic" },
+    h("option", { value: "" }, t("org_step_no_topic")),
+    event.topics.map((x) => h("option", { value: x.id, selected: x.id === step.topic }, x.title)));
+  const minutes = h("input", { id: `step-${n}-minutes`, class: "step__minutes", type: "number", min: 1, max: 1440,
+    value: step.duration_s ? Math.round(step.duration_s / 60) : "" });
+  const speakers = h("input", { id: `step-${n}-speakers`, class: "step__speakers",
+    value: step.speaker || (step.speakers || []).join(", ") });
+  const poll = (step.polls || [])[0] || {};
+  const question = h("input", { id: `step-${n}-question`, class: "step__question", value: poll.question || "", maxLength: 200 });
+  const options = h("input", { id: `step-${n}-options`, class: "step__options", value: (poll.options || []).join(", ") });
+  const remove = button(t("org_step_remove"), () => { li.remove(); });
+  const li = h("li", { class: "topic-row step" },
+    field(t("org_step_kind"), kind), field(t("org_step_title"), title), field(t("org_step_topic"), topic),
+    field(t("org_step_minutes"), minutes), field(t("org_step_speakers"), speakers),
+    field(t("org_step_question"), question), field(t("org_step_options"), options), remove);
+  list.append(li);
+  return li;
+}
+
+function stepBody(li) {
+  const v = (cls) => li.querySelector(cls).value.trim();
+  const kind = v(".step__kind");
+  const body = { kind };
+  if (v(".step__title")) body.title = v(".step__title");
+  if (v(".step__topic")) body.topic = v(".step__topic");
+  const minutes = Number(v(".step__minutes"));
+  if (minutes > 0) {
+    if (kind === "impulse" || kind === "report") body.floor_s = Math.max(10, minutes * 60);
+    else body.duration_s = minutes * 60;
+  }
+  const names = v(".step__speakers").split(",").map((s) => s.trim()).filter(Boolean);
+  if (kind === "impulse" && names.length) body.speaker = names[0];
+  if (kind === "report") body.speakers = names;
+  if (kind === "breakout") body.assign = "auto";
+  if (v(".step__question") && (kind === "poll" || kind === "breakout")) {
+    const options = v(".step__options").split(",").map((s) => s.trim()).filter(Boolean);
+    body.polls = [options.length >= 2
+      ? { question: v(".step__question"), kind: "single", options }
+      : { question: v(".step__question"), kind: "text" }];
+  }
+  return body;
+}
+
+function agendaEditor(event) {
+  const list = h("ol", { class: "topic-rows steps" });
+  const add = button(t("org_step_add"), () => stepRow(event, list).querySelector("select").focus());
+  const save = h("button", { type: "submit", class: "btn btn--small btn--primary" }, t("org_agenda_save"));
+  const form = h("form", { class: "event-item__agenda" }, list, h("div", { class: "form-row" }, add, save));
+  const details = h("details", { class: "event-item__details" },
+    h("summary", {}, t("org_agenda", { n: event.agenda_steps })), form);
+  let loaded = false;
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      const agenda = await api("GET", `/api/events/${encodeURIComponent(event.id)}/agenda`);
+      for (const step of agenda.steps) stepRow(event, list, step);
+    } catch (err) {
+      setText(details.closest(".event-item").querySelector(".event-item__status-line"), describe(err));
+    }
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const steps = [...list.children].map(stepBody);
+    act(save, "PUT", `/api/events/${encodeURIComponent(event.id)}/agenda`, { steps });
+  });
+  return details;
+}
+
+async function openSessions(events) {
+  // A cookie per forum for its review page and downloads: their links carry no token.
+  await Promise.all(events.map((event) => fetch(`/api/events/${encodeURIComponent(event.id)}/session`, {
+    method: "POST", headers: { Authorization: `Bearer ${token()}` },
+  }).catch(() => null)));
+}
+
+let loading = null;
 async function loadEvents() {
   if (!token()) {
     setText(ui.eventsStatus, t("org_err_token_missing"));
     return;
   }
+  if (loading) return loading;
   setText(ui.eventsStatus, t("org_events_loading"));
-  try {
-    const events = await api("GET", "/api/events");
-    clear(ui.events);
-    for (const event of events) {
-      ui.events.append(h("li", { class: "event-item" },
-        h("h3", { class: "event-item__title" }, event.title),
-        event.created_at ? h("p", { class: "muted" }, t("org_events_created", { date: longDate(event.created_at, pageLang()) })) : null,
-        ...links(event)));
+  loading = (async () => {
+    try {
+      const events = await api("GET", "/api/desk");
+      await openSessions(events);
+      const open = new Set([...ui.events.querySelectorAll("details[open]")].map(
+        (d) => `${d.closest(".event-item").dataset.id}:${d.querySelector("summary").textContent}`));
+      clear(ui.events);
+      for (const event of events) {
+        const li = desk(event);
+        for (const d of li.querySelectorAll("details")) {
+          if (open.has(`${event.id}:${d.querySelector("summary").textContent}`)) d.open = true;
+        }
+        ui.events.append(li);
+      }
+      setText(ui.eventsStatus, events.length ? "" : t("org_events_empty"));
+    } catch (err) {
+      setText(ui.eventsStatus, describe(err));
+    } finally {
+      loading = null;
     }
-    setText(ui.eventsStatus, events.length ? "" : t("org_events_empty"));
-  } catch (err) {
-    setText(ui.eventsStatus, describe(err));
-  }
+  })();
+  return loading;
 }
 
 ui.eventsLoad.addEventListener("click", loadEvents);
