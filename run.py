@@ -10,7 +10,6 @@ import argparse
 import gc
 import asyncio
 import logging
-import re
 import signal
 import socket
 import sys
@@ -22,6 +21,7 @@ import uvicorn
 
 from forum_live.app import create_app
 from forum_live.config import Settings, settings_from_env
+from forum_live.transport import redact
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -119,7 +119,7 @@ def serve(settings: Settings, log_level: str) -> None:
                             proxy_headers=bool(settings.trusted_proxies),
                             forwarded_allow_ips=list(settings.trusted_proxies),
                             lifespan="on", timeout_graceful_shutdown=5)
-    install_redaction()  # after uvicorn.Config set up its loggers
+    redact.install()  # after uvicorn.Config set up its loggers
     server = Server(config, app)
     forum = app.state.forum
     print(f"forum-live on {settings.base_url}", flush=True)

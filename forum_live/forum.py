@@ -19,6 +19,7 @@ from .domain.errors import Forbidden, NotFound
 from .domain.model import Role
 from .live import EventRuntime
 from .store import Store
+from .transport import redact
 from .transport.auth import Auth, TokenClaims
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class Forum:
         each from its snapshot and the journal after it. Ended events are not loaded: the
         start reads their index rows only. Those without sockets and deadlines are
         unloaded again after `idle_unload_s`."""
+        redact.install()  # no token or key in uvicorn's access log, whoever started it
         for row in await self.store.list_events():
             if row["status"] == "open":
                 await self.runtime(row["id"])

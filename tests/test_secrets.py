@@ -277,3 +277,41 @@ async def test_x_forwarded_for_only_from_trusted_proxies(tmp_path: Path) -> None
                 assert got == [200] * 3 + [429]
         finally:
             sp.terminate()
+
+
+async def test_under_plain_uvicorn_the_access_log_is_redacted_too(tmp_path: Path) -> None:
+    """`uvicorn --factory forum_live.app:create_app`: the app installs the filter itself."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.live import free_port
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    env = {**os.environ, "FORUM_ORGANIZER_TOKEN": ORGANIZER, "FORUM_DATA_DIR": str(tmp_path),
+           "FORUM_RECORDINGS_DIR": str(tmp_path / "rec"), "FORUM_PORT": str(port)}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
+                                 "forum_live.app:create_app", "--port", str(port)],
+                                cwd=Path(__file__).resolve().parents[1], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+            ev = await create_event(http)
+            assert (await http.get(f"/e/{ev['id']}",
+                                   params={"key": ev["moderator_key"]})).status_code == 303
+            r = await http.get(f"/api/events/{ev['id']}/minutes.md",
+                               params={"token": ORGANIZER})
+            assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out_text = log.read_text()
+    assert f"/e/{ev['id']}?key=[redacted]" in out_text, out_text[-2000:]
+    assert ev["moderator_key"] not in out_text and ORGANIZER not in out_text
