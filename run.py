@@ -70,43 +70,6 @@ class Server(uvicorn.Server):
         gc.freeze()
 
 
-QUERY_PAIR = re.compile(r"([?&;])([^=&;\s\"?]+)=([^&;\s\"]*)")
-SECRET_NAMES = frozenset({"key", "token", "ticket"})
-
-
-def _redact_pair(m: re.Match[str]) -> str:
-    name = unquote_plus(m.group(2)).strip().lower()  # also `%6Bey=`, `Key =`
-    return f"{m.group(1)}{m.group(2)}=[redacted]" if name in SECRET_NAMES else m.group(0)
-
-
-def redact(text: str) -> str:
-    """The values of `key`, `token` and `ticket` query parameters replaced by `[redacted]`."""
-    return QUERY_PAIR.sub(_redact_pair, text) if "=" in text else text
-
-
-class RedactSecrets(logging.Filter):
-    """No token or invite key in the log (contract §9): an old link `/e/{id}?key=...` or
-    a download with `?token=...` still works, but its access-log line shows `[redacted]`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def install_redaction() -> None:
-    """On uvicorn's loggers and on every handler (a record of another logger that carries a
-    URL passes a handler too)."""
-    flt = RedactSecrets()
-    for name in ("uvicorn", "uvicorn.access", "uvicorn.error", ""):
-        logger = logging.getLogger(name)
-        logger.addFilter(flt)
-        for handler in logger.handlers:
-            handler.addFilter(flt)
-
-
 def serve(settings: Settings, log_level: str) -> None:
     app = create_app(settings)
     frame_room = max(4 * settings.limits.frame_max, 1 << 20)
