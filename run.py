@@ -15,7 +15,6 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from urllib.parse import unquote_plus
 
 import uvicorn
 
