@@ -31,6 +31,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--recordings-dir", type=Path)
     p.add_argument("--database-url", help="postgresql://USER:PASS@HOST:PORT/DB: the journal "
                    "in PostgreSQL instead of SQLite (FORUM_DATABASE_URL)")
+    p.add_argument("--redis-url", help="redis://HOST:PORT/N: join the cluster of every node "
+                   "with the same database and Redis URLs (FORUM_REDIS_URL; needs --database-url)")
+    p.add_argument("--node-id", help="this node's name in the cluster (FORUM_NODE_ID)")
     p.add_argument("--demo", action="store_true", help="create the demo forum once, print links")
     p.add_argument("--log-level", default="info")
     return p.parse_args(argv)
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = settings_from_env(host=args.host, port=args.port, data_dir=args.data_dir,
                                  recordings_dir=args.recordings_dir, demo=args.demo or None,
-                                 database_url=args.database_url)
+                                 database_url=args.database_url, redis_url=args.redis_url,
+                                 node_id=args.node_id)
     serve(settings, args.log_level)
     return 0
 

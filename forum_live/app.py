@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings, settings_from_env
 from .domain.errors import DomainError
+from .cluster import make_cluster
 from .demo import ensure_demo
 from .domain.features import Features, domain_features
 from .forum import Forum
@@ -104,11 +105,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     forum = Forum(settings, store, auth)
     media = _media_service(settings, forum)
     forum.features = build_features(media is not None)
+    cluster = make_cluster(forum)  # FORUM_REDIS_URL: one node of several (issue 14)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         await store.open()
+        if cluster is not None:
+            await cluster.start()
         if media is not None:
             await media.start()
         await forum.start()
@@ -124,6 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await media.close()
             await forum.close_sockets(1001)
             await store.flush()
+            if cluster is not None:
+                await cluster.close()
             await store.close()
 
     app = Starlette(
@@ -141,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.forum = forum
     app.state.media = media
+    app.state.cluster = cluster
     app.state.web_dir = WEB_DIR
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     return app

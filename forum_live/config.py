@@ -43,6 +43,9 @@ class Limits:
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 20.0
     resume_window: int = 10000  # entries kept in memory for resume; older -> full state
+    # cluster (FORUM_REDIS_URL, issue 14): an event's owner holds a lease this long in
+    # PostgreSQL and renews it every third of it; a dead owner's events move after it ran out
+    owner_lease_s: float = 10.0
     chat_history: int = 200  # chat lines per room in the ready state
     body_max: int = 256 * 1024  # bytes of an HTTP request body
     slides_max_bytes: int = 30 * 1024 * 1024  # bytes of one uploaded PDF of impulse slides
@@ -87,7 +90,10 @@ class Settings:
     # the journal, event index and ballot box in PostgreSQL instead of SQLite (issue 14):
     # FORUM_DATABASE_URL / --database-url, postgresql://USER:PASS@HOST:PORT/DB
     database_url: str | None = None
-
+    # the process joins a cluster of nodes on the same database (issue 14): FORUM_REDIS_URL /
+    # --redis-url, redis://HOST:PORT/N; FORUM_NODE_ID names this node (default: generated)
+    redis_url: str | None = None
+    node_id: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -138,6 +144,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         values["media_announced_address"] = env["FORUM_MEDIA_ANNOUNCED_ADDRESS"]
     if env.get("FORUM_DATABASE_URL"):
         values["database_url"] = env["FORUM_DATABASE_URL"]
+    if env.get("FORUM_REDIS_URL"):
+        values["redis_url"] = env["FORUM_REDIS_URL"]
+    if env.get("FORUM_NODE_ID"):
+        values["node_id"] = env["FORUM_NODE_ID"]
     if env.get("FORUM_TRUSTED_PROXIES"):
         values["trusted_proxies"] = tuple(
             a.strip() for a in env["FORUM_TRUSTED_PROXIES"].split(",") if a.strip())

@@ -8,7 +8,7 @@ import logging
 import time
 from datetime import datetime
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .config import Settings
 from .domain import setup
@@ -40,6 +40,8 @@ class Forum:
     unloads: int = 0  # events unloaded after their idle grace, for tests and benchmarks
     features: Features = field(default_factory=domain_features)  # create_app sets the app's
     _sweeper: asyncio.Task[None] | None = None
+    # a cluster node (issue 14, forum_live/cluster) loads an event as its owner or follower
+    loader: Callable[[str], Awaitable[EventRuntime]] | None = None
 
     async def create_event(self, body: EventIn) -> EventRuntime:
         ctx = Context.current(self.settings.limits)
@@ -62,8 +64,9 @@ class Forum:
             if rt is None:
                 if len(event_id) > 64 or await self.store.event_row(event_id) is None:
                     raise NotFound("no such event")
-                rt = await EventRuntime.load(self.store, event_id, self.settings.limits,
-                                             features=self.features)
+                rt = (await self.loader(event_id) if self.loader is not None  # a cluster
+                      else await EventRuntime.load(self.store, event_id, self.settings.limits,
+                                                   features=self.features))
                 self.runtimes[event_id] = rt
                 # anonymous polls closed before a crash may not have been resealed yet
                 closed = [p.id for p in getattr(rt.state, "polls", {}).values()
@@ -90,7 +93,9 @@ class Forum:
         else:
             raise Forbidden(INVALID_INVITATION)
         rt = await self.runtime(event_id)
-        entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
+        register = getattr(rt, "register", None)  # a cluster follower asks the owner
+        entries = (await register(body, role) if register is not None
+                   else await rt.write(lambda s, ctx: setup.register(s, ctx, body, role)))
         participant = entries[0].data["participant"]
         token = self.auth.issue(event_id, participant["id"], int(row.get("token_gen") or 0))
         return token, {"id": participant["id"], "name": participant["name"],

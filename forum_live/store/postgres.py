@@ -22,7 +22,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import asyncpg
 
@@ -48,6 +48,11 @@ _UNAVAILABLE_CLASSES = ("08", "53", "57", "58", "40")
 _UNAVAILABLE_CODES = ("25006", "55P03", "55006", "42501", "P0001")
 
 Statements = list[tuple[str, Sequence[Sequence[Any]]]]
+
+
+class StoreFenced(StoreConflict):
+    """The append names an owner epoch that is no longer the event's (cluster, issue 14):
+    another node took the event over. Nothing of it was written."""
 
 
 def store_error(exc: BaseException) -> StoreError:
@@ -118,6 +123,7 @@ class _Write:
     head: int | None = None  # the event's last seq once this write is committed
     forget: str | None = None  # an event erased by this write
     error: StoreError | None = None
+    epoch: int | None = None  # cluster: the writer's owner epoch, checked in the transaction
 
 
 class _NotStarted(Exception):
@@ -140,6 +146,12 @@ class PostgresStore:
     _heads: dict[str, int] = field(default_factory=dict)  # committed last seq per event
     _healthy: bool = True
     last_error: str | None = None
+    # Cluster (issue 14): with `fencing` on, an append carries the owner epoch this node
+    # holds for its event (`fence()`) and is refused without one; `on_fenced` hears of
+    # every event whose append was refused because its epoch moved on.
+    fencing: bool = False
+    fences: dict[str, int] = field(default_factory=dict)
+    on_fenced: list[Callable[[str], None]] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -209,6 +221,16 @@ class PostgresStore:
             except Exception:  # noqa: BLE001
                 pool.terminate()
 
+    # -- ownership (cluster) -----------------------------------------------------------
+    def fence(self, event_id: str, epoch: int | None) -> None:
+        """From now on appends of `event_id` carry `epoch` (None: this node does not own it
+        and its appends are refused). The cached head is read anew."""
+        if epoch is None:
+            self.fences.pop(event_id, None)
+        else:
+            self.fences[event_id] = epoch
+        self._heads.pop(event_id, None)
+
     # -- writes ----------------------------------------------------------------------
     def _submit(self, statements: Statements, on_commit: OnCommit | None = None,
                 **check: Any) -> asyncio.Future[None]:
@@ -228,12 +250,16 @@ class PostgresStore:
             if e.seq != head + 1:
                 raise StoreConflict(f"seq {e.seq} does not follow {head}")
             head = e.seq
+        epoch = self.fences.get(event_id)
+        if self.fencing and epoch is None:
+            raise StoreFenced(f"event {event_id}: this node does not own it")
         if journaled:
             statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
         for e in entries:
             if e.sealed:
                 statements += _sealed_statements(event_id, e)
-        return self._submit(statements, on_commit, event_id=event_id, expect=expect, head=head)
+        return self._submit(statements, on_commit, event_id=event_id, expect=expect, head=head,
+                            epoch=epoch)
 
     async def probe(self) -> None:
         """One real write: fails while the database is unreachable or refuses writes."""
@@ -266,7 +292,8 @@ class PostgresStore:
         snapshot, in one transaction behind every write already queued."""
         one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = $1", one)
-                            for table in ("journal", *BALLOT_TABLES, "snapshots")]
+                            for table in ("journal", *BALLOT_TABLES, "snapshots",
+                                          "event_owners")]
                            + [("DELETE FROM events WHERE id = $1", one)], forget=event_id)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
@@ -318,9 +345,19 @@ class PostgresStore:
         except Exception as exc:
             raise _NotStarted(exc) from exc
         wrote = False
+        owners: dict[str, int | None] = {}  # epochs read (and share-locked) in this transaction
         try:
             for w in batch:
                 w.error = None
+                if w.epoch is not None and w.event_id is not None:
+                    if w.event_id not in owners:  # locked until the commit: no takeover between
+                        owners[w.event_id] = await db.fetchval(
+                            "SELECT epoch FROM event_owners WHERE event_id = $1 FOR SHARE",
+                            w.event_id)
+                    if owners[w.event_id] != w.epoch:
+                        w.error = StoreFenced(f"event {w.event_id}: owner epoch is "
+                                              f"{owners[w.event_id]}, not {w.epoch}")
+                        continue
                 if w.event_id is not None and w.expect is not None:
                     head = await self._head(w.event_id, tentative)
                     if head != w.expect:
@@ -395,6 +432,13 @@ class PostgresStore:
                       failed[0].error)
         for w in batch:
             if w.error is not None:
+                if isinstance(w.error, StoreFenced) and w.event_id is not None:
+                    self._heads.pop(w.event_id, None)
+                    for hook in self.on_fenced:
+                        try:
+                            hook(w.event_id)
+                        except Exception:
+                            log.exception("on_fenced hook failed")
                 if not w.future.done():
                     w.future.set_exception(w.error)
                 continue

@@ -1,0 +1,199 @@
+"""The two faces of an event on a cluster node (issue 14).
+
+On its owner an event runs the ordinary EventRuntime; its hub is a `ClusterHub` that also
+counts the sockets other nodes hold, so presence and the per-person socket limit are
+cluster-wide. On every other node that serves it the event is a `FollowerRuntime`: the same
+state, hub and replay, folded only from committed entries (the owner's Redis stream, gaps
+from PostgreSQL), that never decides. Its writes go to the owner (`Cluster.call`); the
+client's `ok` is given once the follower's own fold has reached the seq the owner
+committed, so the entry's frame always comes before the `ok`, as on one node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..domain import reactions
+from ..domain.commands import Command, JoinIn
+from ..domain.entries import Entry
+from ..domain.errors import Unavailable
+from ..domain.model import Role
+from ..hub import Hub
+from ..live import Decision, EventRuntime, fold_journal
+
+if TYPE_CHECKING:
+    from .node import Cluster
+
+log = logging.getLogger(__name__)
+
+CLOSE_MOVED = 1001  # "going away": the client reconnects and resumes (on any node)
+MOVED = "the event moved to another node: reconnect and resume"
+
+
+@dataclass
+class ClusterHub(Hub):
+    """The owner's hub: its own sockets plus, per person, how many other nodes hold."""
+
+    remote: dict[str, dict[str, int]] = field(default_factory=dict)  # pid -> node -> sockets
+
+    def count(self, pid: str) -> int:
+        return super().count(pid) + sum(self.remote.get(pid, {}).values())
+
+    def set_remote(self, pid: str, node: str, n: int) -> None:
+        nodes = self.remote.setdefault(pid, {})
+        if n > 0:
+            nodes[node] = n
+        else:
+            nodes.pop(node, None)
+            if not nodes:
+                self.remote.pop(pid, None)
+
+    def forget_node(self, node: str) -> list[str]:
+        """A node that is gone: its sockets count no more; the people it held."""
+        gone = []
+        for pid, nodes in list(self.remote.items()):
+            if nodes.pop(node, None) is not None:
+                gone.append(pid)
+            if not nodes:
+                self.remote.pop(pid, None)
+        return gone
+
+
+@dataclass
+class FollowerRuntime(EventRuntime):
+    """An event this node serves but does not own: committed entries only, no clock, no
+    batchers; commands, reactions, joins and presence are forwarded to the owner."""
+
+    cluster: "Cluster | None" = None
+    owner_epoch: int = 0  # the owner epoch last seen; a new one: presence is told again
+    _feeding: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    async def follow(cls, cluster: "Cluster", event_id: str) -> "FollowerRuntime":
+        forum = cluster.forum
+        limits = forum.settings.limits
+        state, recent = await fold_journal(forum.store, event_id, limits,
+                                           features=forum.features)
+        rt = cls(event_id, forum.store, limits, state, recent, committed_seq=state.seq,
+                 snapshot_seq=state.seq, cluster=cluster)
+        rt._serving.set()
+        rt._watcher = rt._own(rt._watch_sends())
+        return rt
+
+    # -- writes go to the owner ------------------------------------------------------
+    async def write(self, decision: Decision) -> list[Entry]:
+        if self.deleted:
+            return await super().write(decision)  # StoreClosed, as on the owner
+        raise Unavailable("this node does not own the event right now; please try again")
+
+    async def _forward(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.unloaded or self.cluster is None:
+            raise Unavailable()
+        return await self.cluster.call(self.id, payload)
+
+    async def _entries(self, seqs: list[int]) -> list[Entry]:
+        """The committed entries `seqs` from this node's fold, once it has them."""
+        if seqs:
+            await self.caught_up(max(seqs))
+        wanted = set(seqs)
+        return [e for e in self.recent if e.seq in wanted]
+
+    async def caught_up(self, seq: int, timeout: float = 10.0) -> None:
+        """Until this fold has `seq`: from the stream, else read from PostgreSQL."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        while self.committed_seq < seq:
+            try:
+                await asyncio.wait_for(self.wait_committed(seq), 1.0)
+                return
+            except asyncio.TimeoutError:
+                await self.catch_up()  # the stream lags (Redis down?): the journal has it
+            if loop.time() > until:
+                raise Unavailable("the change was saved but has not reached this node yet")
+
+    async def submit(self, actor: str, cmd: Command) -> list[Entry]:
+        self.rate_check(actor, cmd.type)  # sheds a flood here; the owner's bucket decides
+        reply = await self._forward({"op": "submit", "pid": actor,
+                                     "cmd": cmd.model_dump(mode="json")})
+        return await self._entries(list(reply.get("seqs") or []))
+
+    async def react(self, actor: str, kind: str) -> int:
+        self.rate_check(actor, "reaction.send")
+        reactions.check(self.state, actor)
+        reply = await self._forward({"op": "react", "pid": actor, "kind": kind})
+        seq = int(reply["seq"])
+        await self.caught_up(seq)
+        return seq
+
+    async def register(self, body: JoinIn, role: Role) -> list[Entry]:
+        """`Forum.join` on a follower: the owner registers the person."""
+        reply = await self._forward({"op": "register", "body": body.model_dump(mode="json"),
+                                     "role": role.value})
+        return await self._entries(list(reply.get("seqs") or []))
+
+    async def _presence(self, pid: str, online: bool) -> None:
+        """Tell the owner how many sockets of pid this node holds; it journals presence."""
+        if self.unloaded or self.cluster is None:
+            return
+        try:
+            await asyncio.wait_for(self._forward({
+                "op": "presence", "pid": pid, "sockets": self.hub.count(pid)}), 3.0)
+        except Exception as exc:  # presence is not worth failing a socket for
+            log.info("event %s: presence of %s not forwarded: %s", self.id, pid, exc)
+
+    async def announce(self) -> None:
+        """A new owner: tell it every person with a socket here."""
+        for pid in {c.pid for c in self.hub.connections}:
+            await self._presence(pid, True)
+
+    def _take_snapshot(self) -> tuple[int, bytes] | None:
+        return None  # the owner keeps the snapshots (this fold lacks the ballot box's news)
+
+    # -- committed entries in ------------------------------------------------------------
+    async def feed(self, entries: list[Entry]) -> None:
+        """Committed entries from the owner's stream, in seq order; a gap is read from the
+        journal first. Each is applied and delivered like on the owner."""
+        async with self._feeding:
+            for e in entries:
+                if e.seq <= self.committed_seq:
+                    continue
+                if e.seq != self.committed_seq + 1:
+                    await self._catch_up_locked()
+                    if e.seq <= self.committed_seq:
+                        continue
+                    if e.seq != self.committed_seq + 1:
+                        log.warning("event %s: seq %d after %d and not in the journal",
+                                    self.id, e.seq, self.committed_seq)
+                        return
+                self._apply(e)
+
+    async def catch_up(self) -> None:
+        """Whatever the journal has after this fold's head."""
+        async with self._feeding:
+            await self._catch_up_locked()
+
+    async def _catch_up_locked(self) -> None:
+        async for e in self.store.journal(self.id, after=self.committed_seq):
+            if e.seq == self.committed_seq + 1:
+                self._apply(e)
+
+    def _apply(self, e: Entry) -> None:
+        self.state.apply(e)
+        self.recent.append(e)
+        self.committed_seq = e.seq
+        self.hub.publish(self.state, [e])
+        self._wake_waiters()
+        if e.kind in ("lobby.declined", "participant.removed"):
+            reason = e.data.get("reason") or ("declined" if e.kind == "lobby.declined"
+                                              else "removed by a moderator")
+            self._own(self._show_out(e.data["participant"], reason))
+        elif e.kind == "lobby.admitted" and self.hub.count(e.data["participant"]):
+            self._own(self._presence(e.data["participant"], True))
+
+    async def close_all(self, code: int, reason: str) -> None:
+        if self.cluster is not None:
+            self.cluster.unfollow(self)
+        await super().close_all(code, reason)

@@ -1,0 +1,493 @@
+"""One node of a cluster (FORUM_DATABASE_URL + FORUM_REDIS_URL, issue 14).
+
+* Ownership: one owner node per event, a lease with an epoch (fencing token) in
+  PostgreSQL's `event_owners`. A node that loads an event claims it when nobody holds a
+  live lease; the owner renews its leases every third of `owner_lease_s`. The store's
+  appends carry the owner's epoch and are refused in the write transaction when it moved
+  on (store/postgres.py, StoreFenced), so an owner paused past its lease cannot commit
+  after a takeover; it steps down (its sockets close with 1001 and resume elsewhere).
+* Fan-out: after each commit the owner adds the journaled entries (never sealed ones: no
+  ballot goes over Redis) to the event's Redis Stream `fl:ev:{id}`, one stream entry per
+  journal entry with the seq as its id, in journal order. Every follower node reads the
+  streams of its events (XREAD BLOCK from its own head) and fills gaps from PostgreSQL.
+* Forwarding: a follower hands commands, reactions, joins and presence to the owner as
+  a request on the owner's Redis list `fl:rpc:{node}`; the reply comes back on
+  `fl:reply:{node}`. A request carries a deadline: the owner drops it unanswered once
+  the asker has given up (the client got `unavailable`, so nothing may be applied).
+* Takeover: followers watch their events' leases; when one ran out they close their
+  sockets of it (clients resume), claim it (epoch + 1), fold it from the journal and run
+  its clock at once (due timers fire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from ..domain import errors as domain_errors
+from ..domain.commands import JoinIn
+from ..domain.entries import Entry
+from ..domain.errors import DomainError, Internal, Unavailable
+from ..domain.model import Role
+from ..domain import setup
+from ..live import EventRuntime
+from ..protocol import parse_frame
+from ..store import StoreError
+from .follower import CLOSE_MOVED, MOVED, ClusterHub, FollowerRuntime
+
+if TYPE_CHECKING:
+    from ..forum import Forum
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 8.0  # a forwarded request unanswered this long: `unavailable`
+DEADLINE_S = 5.0  # the owner does not start a request older than this (the asker waits longer)
+ERRORS: dict[str, type[DomainError]] = {
+    cls.code: cls for cls in vars(domain_errors).values()
+    if isinstance(cls, type) and issubclass(cls, DomainError) and cls is not DomainError}
+
+CLAIM = """
+INSERT INTO event_owners (event_id, node, epoch, lease_until)
+VALUES ($1, $2, 1, now() + make_interval(secs => $3))
+ON CONFLICT (event_id) DO UPDATE
+   SET node = excluded.node, epoch = event_owners.epoch + 1, lease_until = excluded.lease_until
+ WHERE event_owners.lease_until < now() OR event_owners.node = excluded.node
+RETURNING epoch
+"""
+RENEW = """
+UPDATE event_owners o SET lease_until = now() + make_interval(secs => $2)
+  FROM unnest($3::text[], $4::bigint[]) AS m(event_id, epoch)
+ WHERE o.event_id = m.event_id AND o.epoch = m.epoch AND o.node = $1
+RETURNING o.event_id
+"""
+OWNERS = """
+SELECT event_id, node, epoch, lease_until > now() AS live FROM event_owners
+ WHERE event_id = ANY($1::text[])
+"""
+
+
+def stream_key(event_id: str) -> str:
+    return f"fl:ev:{event_id}"
+
+
+@dataclass
+class Owner:
+    node: str
+    epoch: int
+    live: bool
+
+
+@dataclass
+class Cluster:
+    forum: "Forum"
+    database_url: str
+    redis_url: str
+    node: str
+    lease_s: float = 10.0
+    owned: dict[str, int] = field(default_factory=dict)  # event -> epoch this node holds
+    followers: dict[str, FollowerRuntime] = field(default_factory=dict)
+    owners: dict[str, Owner] = field(default_factory=dict)  # last seen, for forwarding
+    _db: Any = None
+    _redis: Any = None  # commands and publishing
+    _pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _outbox: asyncio.Queue[tuple[str, list[Entry]]] = field(default_factory=asyncio.Queue)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _moving: set[str] = field(default_factory=set)
+    closing: bool = False
+    takeovers: int = 0
+
+    # -- life cycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._db = await asyncpg.create_pool(self.database_url, min_size=1, max_size=3,
+                                             command_timeout=10)
+        self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
+                                              socket_timeout=10, socket_connect_timeout=3,
+                                              health_check_interval=5)
+        store: Any = self.forum.store
+        store.fencing = True
+        store.on_fenced.append(self._fenced)
+        for name, coro in (("lease", self._lease_loop()), ("publish", self._publish_loop()),
+                           ("follow", self._follow_loop()), ("rpc", self._serve_loop()),
+                           ("replies", self._reply_loop())):
+            self._tasks.append(asyncio.create_task(coro, name=f"cluster-{name}"))
+        log.info("cluster node %s: lease %.1f s", self.node, self.lease_s)
+
+    async def close(self) -> None:
+        """At shutdown (after the sockets closed and the journal was flushed): publish what
+        is left, give the leases up so another node takes over at once."""
+        self.closing = True
+        try:
+            await asyncio.wait_for(self._drain_outbox(), 3)
+        except Exception:  # noqa: BLE001
+            pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.owned and self._db is not None:
+            try:
+                await self._db.execute(
+                    "UPDATE event_owners SET lease_until = now() - interval '1 second' "
+                    "WHERE node = $1 AND event_id = ANY($2::text[])", self.node,
+                    list(self.owned))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("cluster: leases not released: %s", exc)
+        if self._redis is not None:
+            await self._redis.aclose()
+        if self._db is not None:
+            await self._db.close()
+
+    async def _drain_outbox(self) -> None:
+        while not self._outbox.empty():
+            await asyncio.sleep(0.02)
+
+    # -- loading an event: owner or follower ---------------------------------------------
+    async def load(self, event_id: str) -> EventRuntime:
+        """Forum.runtime's loader: claim the event if nobody holds a live lease, then run it
+        as its owner; else follow it."""
+        epoch = await self._db.fetchval(CLAIM, event_id, self.node, self.lease_s)
+        if epoch is not None:
+            return await self._own_event(event_id, int(epoch))
+        rt = await FollowerRuntime.follow(self, event_id)
+        owner = await self.owner(event_id, fresh=True)
+        rt.owner_epoch = owner.epoch if owner else 0
+        self.followers[event_id] = rt
+        return rt
+
+    async def _own_event(self, event_id: str, epoch: int) -> EventRuntime:
+        forum = self.forum
+        store: Any = forum.store
+        store.fence(event_id, epoch)
+        self.owned[event_id] = epoch
+        self.owners[event_id] = Owner(self.node, epoch, True)
+        try:
+            rt = await EventRuntime.load(forum.store, event_id, forum.settings.limits,
+                                         features=forum.features)
+        except BaseException:
+            self.owned.pop(event_id, None)
+            store.fence(event_id, None)
+            raise
+        rt.hub = ClusterHub()
+        rt.after_commit.append(self._committed)
+        log.info("cluster node %s owns event %s (epoch %d, seq %d)", self.node, event_id,
+                 epoch, rt.state.seq)
+        return rt
+
+    def unfollow(self, rt: FollowerRuntime) -> None:
+        if self.followers.get(rt.id) is rt:
+            del self.followers[rt.id]
+
+    async def owner(self, event_id: str, fresh: bool = False) -> Owner | None:
+        if fresh or event_id not in self.owners:
+            rows = await self._db.fetch(OWNERS, [event_id])
+            if rows:
+                r = rows[0]
+                self.owners[event_id] = Owner(r["node"], int(r["epoch"]), bool(r["live"]))
+            else:
+                self.owners.pop(event_id, None)
+        return self.owners.get(event_id)
+
+    # -- losing and taking over ----------------------------------------------------------
+    def _fenced(self, event_id: str) -> None:
+        """An append of ours was refused: someone else owns the event now."""
+        if event_id in self.owned and not self.closing:
+            asyncio.get_running_loop().create_task(self._step_down(event_id))
+
+    async def _step_down(self, event_id: str) -> None:
+        if event_id in self._moving:
+            return
+        self._moving.add(event_id)
+        try:
+            self.owned.pop(event_id, None)
+            store: Any = self.forum.store
+            store.fence(event_id, None)
+            rt = self.forum.runtimes.get(event_id)
+            if rt is not None and not isinstance(rt, FollowerRuntime):
+                del self.forum.runtimes[event_id]
+                rt.unloaded = True  # writes answer `unavailable` from here on
+                log.warning("cluster node %s lost event %s: stepping down", self.node,
+                            event_id)
+                await rt.close_all(CLOSE_MOVED, MOVED)
+        finally:
+            self._moving.discard(event_id)
+
+    async def _take_over(self, rt: FollowerRuntime) -> None:
+        """The owner's lease ran out: its sockets here resume on the new runtime."""
+        event_id = rt.id
+        if event_id in self._moving:
+            return
+        self._moving.add(event_id)
+        try:
+            if self.forum.runtimes.get(event_id) is rt:
+                del self.forum.runtimes[event_id]
+            rt.unloaded = True
+            await rt.close_all(CLOSE_MOVED, MOVED)
+            new = await self.forum.runtime(event_id)
+            if not isinstance(new, FollowerRuntime):
+                self.takeovers += 1
+        except Exception:
+            log.exception("cluster: taking over event %s failed", event_id)
+        finally:
+            self._moving.discard(event_id)
+
+    async def _lease_loop(self) -> None:
+        """Renew this node's leases; watch the owners of the events it follows."""
+        period = max(0.2, self.lease_s / 3)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self._renew()
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cluster: lease round failed: %s", exc)
+
+    async def _renew(self) -> None:
+        if not self.owned:
+            return
+        held = dict(self.owned)
+        rows = await self._db.fetch(RENEW, self.node, self.lease_s, list(held),
+                                    list(held.values()))
+        kept = {r["event_id"] for r in rows}
+        for event_id in held:
+            if event_id not in kept and self.owned.get(event_id) == held[event_id]:
+                await self._step_down(event_id)
+
+    async def _watch(self) -> None:
+        follow = list(self.followers.values())
+        if not follow:
+            return
+        rows = {r["event_id"]: r for r in await self._db.fetch(OWNERS, [f.id for f in follow])}
+        for rt in follow:
+            r = rows.get(rt.id)
+            if r is not None:
+                self.owners[rt.id] = Owner(r["node"], int(r["epoch"]), bool(r["live"]))
+            if r is None or not r["live"]:
+                await self._take_over(rt)
+            elif int(r["epoch"]) != rt.owner_epoch:
+                rt.owner_epoch = int(r["epoch"])
+                rt._own(rt.announce())  # the new owner counts this node's sockets
+
+    # -- publishing (owner) ----------------------------------------------------------------
+    def _committed(self, rt: EventRuntime, entries: list[Entry]) -> None:
+        journaled = [e for e in entries if not e.sealed]  # a ballot never goes over Redis
+        if journaled:
+            self._outbox.put_nowait((rt.id, journaled))
+
+    async def _publish_loop(self) -> None:
+        limit = self.forum.settings.limits.resume_window
+        batch: list[tuple[str, list[Entry]]] = []
+        while True:
+            if not batch:
+                batch.append(await self._outbox.get())
+            while not self._outbox.empty() and len(batch) < 256:
+                batch.append(self._outbox.get_nowait())
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                for event_id, entries in batch:
+                    epoch = self.owned.get(event_id, 0)
+                    for e in entries:
+                        pipe.xadd(stream_key(event_id),
+                                  {"row": json.dumps(e.to_row()), "epoch": epoch},
+                                  id=f"{e.seq}-0", maxlen=limit, approximate=True)
+                for result in await pipe.execute(raise_on_error=False):
+                    if isinstance(result, Exception) and "equal or smaller" not in str(result):
+                        log.warning("cluster: publish refused: %s", result)
+                batch = []
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: keep the order, retry; followers that
+                # miss entries meanwhile read them from the journal
+                log.warning("cluster: publishing failed (%s); retrying", exc)
+                if sum(len(b[1]) for b in batch) > limit:
+                    batch = batch[len(batch) // 2:]
+                await asyncio.sleep(0.5)
+
+    # -- following (followers) ---------------------------------------------------------------
+    async def _follow_loop(self) -> None:
+        reader: Any = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
+                                              socket_connect_timeout=3, socket_timeout=None)
+        try:
+            while True:
+                if not self.followers:
+                    await asyncio.sleep(0.2)
+                    continue
+                streams = {stream_key(f.id): f"{f.committed_seq}-0"
+                           for f in self.followers.values()}
+                try:
+                    got = await reader.xread(streams, count=1000, block=500)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("cluster: reading streams failed (%s); catching up from the "
+                                "journal", exc)
+                    for f in list(self.followers.values()):
+                        await self._safe(f.catch_up())
+                    await asyncio.sleep(1.0)
+                    continue
+                for key, items in got or []:
+                    follower = self.followers.get(key.split(":", 2)[2])
+                    if follower is None:
+                        continue
+                    entries = [Entry.from_row(json.loads(fields["row"])) for _id, fields in items]
+                    await self._safe(follower.feed(entries))
+        finally:
+            await reader.aclose()
+
+    @staticmethod
+    async def _safe(coro: Any) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cluster: a follower could not catch up")
+
+    # -- forwarding ----------------------------------------------------------------------
+    async def call(self, event_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Ask the owner of `event_id`; raises the owner's DomainError, or Unavailable when
+        there is no live owner or no answer in time (nothing was applied then)."""
+        owner = await self.owner(event_id)
+        if owner is None or not owner.live or owner.node == self.node:
+            owner = await self.owner(event_id, fresh=True)
+        if owner is None or not owner.live or owner.node == self.node:
+            raise Unavailable("the event is moving to another node; please try again")
+        rid = secrets.token_hex(8)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        request = {"id": rid, "from": self.node, "event": event_id, "epoch": owner.epoch,
+                   "until": time.time() + DEADLINE_S, **payload}
+        try:
+            await self._redis.lpush(f"fl:rpc:{owner.node}", json.dumps(request))
+            reply = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.owners.pop(event_id, None)  # look the owner up anew next time
+            raise Unavailable("the event's node did not answer; please try again") from None
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise Unavailable("the cluster is not reachable right now; please try again") \
+                from exc
+        finally:
+            self._pending.pop(rid, None)
+        if "error" in reply:
+            cls = ERRORS.get(reply["error"], Internal)
+            raise cls(reply.get("message") or "error", **(reply.get("extra") or {}))
+        return reply
+
+    async def _reply_loop(self) -> None:
+        listener = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
+                                           socket_connect_timeout=3, socket_timeout=None)
+        key = f"fl:reply:{self.node}"
+        try:
+            while True:
+                try:
+                    got = await listener.brpop([key], timeout=1)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("cluster: reading replies failed: %s", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                if got is None:
+                    continue
+                reply = json.loads(got[1])
+                fut = self._pending.get(reply.get("id"))
+                if fut is not None and not fut.done():
+                    fut.set_result(reply)
+        finally:
+            await listener.aclose()
+
+    async def _serve_loop(self) -> None:
+        listener = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
+                                           socket_connect_timeout=3, socket_timeout=None)
+        key = f"fl:rpc:{self.node}"
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    got = await listener.brpop([key], timeout=1)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("cluster: reading requests failed: %s", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                if got is None:
+                    continue
+                task = asyncio.create_task(self._answer(json.loads(got[1])))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            await listener.aclose()
+
+    async def _answer(self, req: dict[str, Any]) -> None:
+        if time.time() > float(req.get("until", 0)):
+            return  # the asker gave up (its client heard `unavailable`): do not apply it
+        try:
+            reply = await self._handle(req)
+        except DomainError as e:
+            reply = {"error": e.code, "message": e.message,
+                     "extra": e.extra if _jsonable(e.extra) else {}}
+        except StoreError:
+            reply = {"error": "unavailable", "message": Unavailable().message}
+        except Exception:
+            log.exception("cluster: forwarded %s failed", req.get("op"))
+            reply = {"error": "internal", "message": "internal error"}
+        reply["id"] = req.get("id")
+        try:
+            target = f"fl:reply:{req['from']}"
+            await self._redis.lpush(target, json.dumps(reply))
+            await self._redis.expire(target, 60)
+        except Exception as exc:
+            log.warning("cluster: reply to %s lost: %s", req.get("from"), exc)
+
+    async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        event_id = str(req["event"])
+        if event_id not in self.owned:
+            raise Unavailable("the event is moving to another node; please try again")
+        rt = await self.forum.runtime(event_id)
+        if isinstance(rt, FollowerRuntime) or self.owned.get(event_id) is None:
+            raise Unavailable("the event is moving to another node; please try again")
+        op, pid = req["op"], str(req.get("pid") or "")
+        if op == "submit":
+            limits = self.forum.settings.limits
+            cmd, _ref, err = parse_frame(json.dumps(req["cmd"]), 4 * limits.frame_max,
+                                         rt.state.features.commands)
+            if err is not None or cmd is None:
+                raise err or Internal("unreadable command")
+            entries = await rt.submit(pid, cmd)
+            return {"seqs": [e.seq for e in entries if not e.sealed]}
+        if op == "react":
+            return {"seq": await rt.react(pid, str(req["kind"]))}
+        if op == "register":
+            body, role = JoinIn(**req["body"]), Role(req["role"])
+            entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
+            return {"seqs": [e.seq for e in entries if not e.sealed]}
+        if op == "presence":
+            hub = rt.hub
+            n = int(req.get("sockets") or 0)
+            if isinstance(hub, ClusterHub):
+                hub.set_remote(pid, str(req["from"]), n)
+            if n > 0:
+                await rt._came_online(pid)
+            elif not hub.count(pid):
+                await rt._leave(pid)
+            return {}
+        raise Internal(f"unknown forwarded operation {op!r}")
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
