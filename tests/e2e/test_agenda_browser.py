@@ -1,0 +1,91 @@
+"""The run of show on the meeting screen (issue 17): the moderator prepares three steps
+live (a welcome, a poll, a break) and runs them with "Nächster Punkt" alone; a participant
+sees where the forum stands, the poll and the break's countdown. In a forum that follows
+another, the moderator marks a carried action done."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.support.browser import Console, join, open_page
+from tests.support.live import Client, LiveServer, auth, create_event
+
+pytestmark = pytest.mark.browser
+
+
+async def add_step(page: Page, kind: str, title: str, minutes: str = "", question: str = "",
+                   options: str = "") -> None:
+    run = page.locator("#run")
+    details = run.locator(".run-add-details")
+    if await details.get_attribute("open") is None:
+        await run.get_by_text("Punkt hinzufügen", exact=True).first.click()
+    await run.get_by_label("Art").select_option(kind)
+    await run.get_by_label("Titel (optional)").fill(title)
+    await run.get_by_label("Dauer oder Redezeit (Minuten)").fill(minutes)
+    await run.get_by_label("Vorbereitete Umfrage: Frage").fill(question)
+    await run.get_by_label("Antworten (durch Komma getrennt; leer: freie Antwort)").fill(options)
+    await run.get_by_role("button", name="Punkt hinzufügen").click()
+    await expect(run.locator(".run-step", has_text=title)).to_have_count(1)
+
+
+async def test_moderator_prepares_and_runs_three_steps(
+        server: LiveServer, browser: Browser, console: Console) -> None:
+    async with server.http() as http:
+        event = await create_event(http, title="Forum Ablauf")
+    _, mod = await open_page(browser, console, event["moderator_url"])
+    await join(mod, "Mona Moderation")
+    _, anna = await open_page(browser, console, event["participant_url"])
+    await join(anna, "Anna Alt")
+
+    await add_step(mod, "welcome", "Begrüßung und Vorstellung")
+    await add_step(mod, "poll", "Stimmungsbild", question="Wie geht es weiter?",
+                   options="Schneller, Langsamer")
+    await add_step(mod, "break", "Kaffeepause", minutes="10")
+    # the participant sees the plan, but no controls
+    await expect(anna.locator("#run .run-step")).to_have_count(3)
+    await expect(anna.locator("#run-next")).to_be_hidden()
+    await expect(anna.locator("#run-now")).to_contain_text("Als Nächstes: Begrüßung")
+
+    nxt = mod.get_by_role("button", name="Nächster Punkt")
+    await nxt.click()
+    await expect(anna.locator("#run-now")).to_contain_text("Jetzt: Begrüßung und Vorstellung")
+    await expect(anna.locator("#run-now")).to_contain_text("Als Nächstes: Stimmungsbild")
+    await expect(anna.locator("#run .run-step[aria-current=step]")).to_contain_text("Begrüßung")
+    await nxt.click()
+    await expect(anna.locator("#run-now")).to_contain_text("Jetzt: Stimmungsbild")
+    await expect(anna.locator(".poll-card", has_text="Wie geht es weiter?")).to_have_count(1)
+    await nxt.click()
+    await expect(anna.locator("#run-now")).to_contain_text("Jetzt: Kaffeepause")
+    await expect(anna.locator(".timer", has_text="Kaffeepause")).to_have_count(1)
+    await expect(anna.locator("#run .run-step--done")).to_have_count(2)
+    await nxt.click()
+    await expect(anna.locator("#run-now")).to_contain_text("Das war der letzte Punkt.")
+    await expect(mod.locator("#run .run-step--done")).to_have_count(3)
+    console.check()
+
+
+async def test_moderator_marks_a_carried_action_done(
+        server: LiveServer, browser: Browser, console: Console) -> None:
+    async with server.http() as http:
+        first = await create_event(http, title="Forum 1", topics=[{"title": "Geodaten"}])
+        r = await http.post(f"/api/events/{first['id']}/join",
+                            json={"name": "M", "key": first["moderator_key"]})
+        m = await Client.connect(server, first["id"], r.json()["token"])
+        await m.request("minutes.add", room=first["plenary_room"], kind="action",
+                        text="Karte veröffentlichen", assignee="Frau Kraus",
+                        topic=first["topics"][0]["id"])
+        await m.close()
+        r = await http.post("/api/events", headers=auth(),
+                            json={"title": "Forum 2", "follows": first["id"]})
+        second = r.json()
+    _, mod = await open_page(browser, console, second["moderator_url"])
+    await join(mod, "Mona Moderation")
+    item = mod.locator("#carried .carried-item", has_text="Karte veröffentlichen")
+    await expect(item).to_contain_text("offen")
+    await item.get_by_role("button", name="„Karte veröffentlichen“ als erledigt markieren").click()
+    await expect(item).to_contain_text("erledigt")
+    async with server.http() as http:
+        series = (await http.get(f"/api/series/{first['id']}", headers=auth())).json()
+    assert series["actions"][0]["status"] == "done"
+    console.check()

@@ -1,0 +1,237 @@
+// The run of show on the meeting screen (issue 17): everyone sees where the forum stands
+// (the step now and the next); moderators advance with one action, "Nächster Punkt"
+// (agenda.next), skip or move a step to come and add one live. Below it the
+// "Wiedervorlage": actions and questions carried forward from the forum before; a
+// moderator (or the assignee) marks an action done, reassigns it or moves its date, and
+// says how a question was answered. The section builds its own DOM after #agenda.
+
+import { $, clear, h, show, setText } from "./dom.js";
+import { t } from "./i18n.js";
+import { isModerator } from "./state.js";
+import { errorKey } from "./resync.js";
+
+const KINDS = ["welcome", "impulse", "breakout", "report", "poll", "break"];
+
+function stepOf(d, status = "planned") {
+  return { id: d.id, ...d.plan, status, speaker: null };
+}
+
+export function install({ store, socket, notify }) {
+  // -- the model ---------------------------------------------------------------------------
+  store.onReset((model, state) => {
+    const a = state.agenda || { steps: [], current: null };
+    model.run = { steps: a.steps.map((s) => ({ ...s })), current: a.current };
+    const c = state.carried || { actions: [], questions: [] };
+    model.carried = [...(c.actions || []), ...(c.questions || [])].map((x) => ({ ...x }));
+  });
+  store.on("agenda.planned", (model, ev) => {
+    model.run = { steps: ev.steps.map((d) => stepOf(d)), current: null };
+  });
+  store.on("agenda.added", (model, ev) => { model.run.steps.splice(ev.position, 0, stepOf(ev.step)); });
+  store.on("agenda.reordered", (model, ev) => {
+    const byId = new Map(model.run.steps.map((s) => [s.id, s]));
+    const order = ev.order.filter((id) => byId.has(id)).map((id) => byId.get(id));
+    model.run.steps = [...order, ...model.run.steps.filter((s) => !ev.order.includes(s.id))];
+  });
+  store.on("agenda.skipped", (model, ev) => {
+    const s = model.run.steps.find((x) => x.id === ev.step);
+    if (s) s.status = "skipped";
+  });
+  store.on("agenda.advanced", (model, ev) => {
+    const from = model.run.steps.find((x) => x.id === ev.from);
+    const to = model.run.steps.find((x) => x.id === ev.to);
+    if (from && from !== to) { from.status = "done"; from.ended_at = ev.at; }
+    if (to) {
+      if (from !== to) { to.status = "running"; to.started_at = ev.at; }
+      if (ev.speaker !== undefined && ev.speaker !== null) to.speaker = ev.speaker;
+    }
+    model.run.current = to ? to.id : null;
+  });
+  store.on("carried.added", (model, ev) => {
+    model.carried = [...(ev.actions || []), ...(ev.questions || [])].map((x) => ({ ...x }));
+  });
+  store.on("carried.updated", (model, ev) => {
+    const i = model.carried.findIndex((x) => x.id === ev.item.id);
+    if (i >= 0) model.carried[i] = { ...ev.item };
+  });
+
+  // -- the DOM -----------------------------------------------------------------------------
+  const anchor = $("#agenda");
+  if (!anchor) return;
+  const now = h("p", { id: "run-now", class: "lead", attrs: { role: "status" } });
+  const list = h("ol", { id: "run-steps", class: "agenda__list run-steps" });
+  const nextBtn = h("button", { id: "run-next", type: "button", class: "btn btn--primary" }, t("run_next"));
+  const error = h("p", { id: "run-error", class: "form-error", attrs: { role: "alert" }, hidden: true });
+  const kind = h("select", { id: "run-add-kind" }, KINDS.map((k) => h("option", { value: k }, t(`org_step_${k}`))));
+  const title = h("input", { id: "run-add-title", maxLength: 200 });
+  const minutes = h("input", { id: "run-add-minutes", type: "number", min: 1, max: 1440 });
+  const question = h("input", { id: "run-add-question", maxLength: 200 });
+  const options = h("input", { id: "run-add-options" });
+  const field = (label, input) => h("div", { class: "field" }, h("label", { htmlFor: input.id }, label), input);
+  const addForm = h("form", { id: "run-add", class: "run-add" },
+    field(t("org_step_kind"), kind), field(t("org_step_title"), title),
+    field(t("org_step_minutes"), minutes), field(t("org_step_question"), question),
+    field(t("org_step_options"), options),
+    h("button", { type: "submit", class: "btn btn--small" }, t("org_step_add")));
+  const controls = h("div", { id: "run-controls", hidden: true }, nextBtn, error,
+    h("details", { class: "run-add-details" }, h("summary", {}, t("run_add")), addForm));
+  const section = h("section", { id: "run", class: "card agenda run", attrs: { "aria-labelledby": "run-title" }, hidden: true },
+    h("h2", { id: "run-title" }, t("run_title")), now, controls, list);
+  const carriedList = h("ul", { id: "carried-list", class: "carried-list" });
+  const carried = h("section", { id: "carried", class: "card carried", attrs: { "aria-labelledby": "carried-title" }, hidden: true },
+    h("h2", { id: "carried-title" }, t("carried_title")), carriedList);
+  anchor.after(section, carried);
+
+  const model = () => store.model;
+  const topicTitle = (id) => ((model().event && model().event.topics) || []).find((x) => x.id === id)?.title;
+  const stepTitle = (s) => s.title || (topicTitle(s.topic) ? `${t(`org_step_${s.kind}`)}: ${topicTitle(s.topic)}` : t(`org_step_${s.kind}`));
+
+  function showError(key) {
+    setText(error, key ? t(key) : "");
+    show(error, Boolean(key));
+  }
+
+  async function send(type, body = {}) {
+    try {
+      await socket().request(type, body);
+      showError(null);
+      return true;
+    } catch (err) {
+      showError(err.code === "conflict" || err.code === "invalid" ? "run_err_conflict" : errorKey(err));
+      return false;
+    }
+  }
+
+  function render() {
+    if (!store.ready) return;
+    const run = model().run;
+    const moderator = isModerator(model());
+    show(section, run.steps.length > 0 || moderator);
+    show(controls, moderator);
+    const current = run.steps.find((s) => s.id === run.current);
+    const next = run.steps.find((s) => s.status === "planned");
+    const parts = [];
+    if (current) {
+      let text = t("run_now", { title: stepTitle(current) });
+      if (current.speaker !== null && current.speaker !== undefined && current.speakers) {
+        text += ` (${current.speakers[current.speaker]})`;
+      }
+      parts.push(text);
+    }
+    parts.push(next ? t("run_upcoming", { title: stepTitle(next) }) : t(current ? "run_last" : "run_none"));
+    setText(now, parts.join(" · "));
+    nextBtn.disabled = !current && !next;
+    clear(list);
+    const planned = run.steps.filter((s) => s.status === "planned");
+    for (const s of run.steps) {
+      const label = stepTitle(s);
+      const li = h("li", { class: `run-step run-step--${s.status}`, data: { step: s.id },
+        attrs: { "aria-current": s.status === "running" ? "step" : null } },
+      h("span", { class: "run-step__title" }, label),
+      " ",
+      h("span", { class: "badge badge--small run-step__status" }, t(`step_${s.status}`)));
+      if (moderator && s.status === "planned") {
+        const i = planned.indexOf(s);
+        li.append(" ",
+          h("button", { type: "button", class: "btn btn--small btn--quiet", attrs: { "aria-label": t("run_skip_label", { title: label }) },
+            on: { click: () => send("agenda.skip", { step: s.id }) } }, t("run_skip")),
+          i > 0 ? h("button", { type: "button", class: "btn btn--small btn--quiet", attrs: { "aria-label": t("run_up_label", { title: label }) },
+            on: { click: () => send("agenda.move", { step: s.id, position: run.steps.indexOf(planned[i - 1]) }) } }, t("run_up")) : null);
+      }
+      list.append(li);
+    }
+    renderCarried(moderator);
+  }
+
+  function renderCarried(moderator) {
+    const items = model().carried || [];
+    show(carried, items.length > 0);
+    clear(carriedList);
+    const me = (model().me && model().me.name || "").trim().toLowerCase();
+    for (const item of items) {
+      const mine = item.kind === "action" && (item.assignee || "").trim().toLowerCase() === me && me;
+      const meta = [];
+      if (item.assignee) meta.push(t("carried_who", { name: item.assignee }));
+      if (item.due) meta.push(t("carried_due", { date: item.due }));
+      if (topicTitle(item.topic) || item.topic_title) meta.push(topicTitle(item.topic) || item.topic_title);
+      meta.push(t(`carried_${item.status}`));
+      const li = h("li", { class: `carried-item carried-item--${item.status}`, data: { item: item.id } },
+        h("span", { class: "carried-item__text" }, item.text), " ",
+        h("span", { class: "muted carried-item__meta" }, `(${meta.join(", ")})`),
+        item.answer ? h("p", { class: "carried-item__answer" }, t("carried_answer", { answer: item.answer })) : null);
+      if (item.kind === "action" && (moderator || mine)) {
+        li.append(" ", h("button", { type: "button", class: "btn btn--small",
+          attrs: { "aria-label": t(item.status === "done" ? "carried_reopen_label" : "carried_done_label", { text: item.text }) },
+          on: { click: () => send("carried.update", { item: item.id, status: item.status === "done" ? "open" : "done" }) } },
+        t(item.status === "done" ? "carried_reopen" : "carried_mark_done")));
+        if (moderator) li.append(editAction(item));
+      }
+      if (item.kind === "question" && moderator) li.append(answerForm(item));
+      carriedList.append(li);
+    }
+  }
+
+  let counter = 0;
+  function editAction(item) {
+    counter += 1;
+    const who = h("input", { id: `carried-${counter}-who`, value: item.assignee || "", maxLength: 120 });
+    const due = h("input", { id: `carried-${counter}-due`, type: "date", value: item.due || "" });
+    const form = h("form", { class: "carried-edit form-row" },
+      field(t("carried_assignee"), who), field(t("carried_new_due"), due),
+      h("button", { type: "submit", class: "btn btn--small" }, t("carried_save")));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const body = { item: item.id };
+      if (who.value.trim() !== (item.assignee || "")) body.assignee = who.value.trim();
+      if (due.value && due.value !== item.due) body.due = due.value;
+      if (Object.keys(body).length > 1) send("carried.update", body);
+    });
+    return h("details", { class: "carried-item__edit" }, h("summary", {}, t("carried_edit")), form);
+  }
+
+  function answerForm(item) {
+    counter += 1;
+    const answer = h("input", { id: `carried-${counter}-answer`, value: item.answer || "", maxLength: 2000 });
+    const form = h("form", { class: "carried-answer form-row" },
+      field(t("carried_answer_label"), answer),
+      h("button", { type: "submit", class: "btn btn--small" }, t("carried_save")));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      send("carried.answer", { item: item.id, answer: answer.value.trim() });
+    });
+    return form;
+  }
+
+  nextBtn.addEventListener("click", async () => {
+    nextBtn.disabled = true;
+    await send("agenda.next");
+    render();
+  });
+
+  addForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const step = { kind: kind.value };
+    if (title.value.trim()) step.title = title.value.trim();
+    const n = Number(minutes.value);
+    if (n > 0) {
+      if (kind.value === "impulse" || kind.value === "report") step.floor_s = Math.max(10, n * 60);
+      else step.duration_s = n * 60;
+    }
+    if (kind.value === "breakout") step.assign = "auto";
+    if (question.value.trim()) {
+      const opts = options.value.split(",").map((s) => s.trim()).filter(Boolean);
+      step.polls = [opts.length >= 2 ? { question: question.value.trim(), kind: "single", options: opts }
+        : { question: question.value.trim(), kind: "text" }];
+    }
+    if (await send("agenda.add", { step })) {
+      addForm.reset();
+      notify(t("run_added", { title: stepTitle(step) }));
+      kind.focus();
+    }
+  });
+
+  for (const topic of ["reset", "agenda.planned", "agenda.added", "agenda.reordered", "agenda.skipped",
+    "agenda.advanced", "carried.added", "carried.updated", "participant.role"]) {
+    store.subscribe(topic, render);
+  }
+}
