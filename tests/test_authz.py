@@ -211,6 +211,7 @@ SOCKET: dict[str, Row] = {
     "floor.give": Row(lambda w: {"participant": w.ids["participant"]}, F, O),
     "slides.show": Row(lambda w: {"slides": None}, F, O),  # moderators, and whoever has the floor
     "media.ask_unmute": Row(lambda w: {"participant": w.ids["participant"]}, F, O),
+    "media.lock": Row(lambda w: {"locked": False}, F, O),
     "floor.end": Row(lambda w: {}, O, O, prep=floor_to_participant),  # the speaker, M
     "hand.move": Row(lambda w: {"participant": w.ids["participant"], "position": 0}, F, O,
                      prep=participant_raises),

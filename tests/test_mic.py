@@ -1,6 +1,8 @@
 """Microphone moderation over the socket: a moderator mutes one person or everyone but the
 speaker, and asks one person to unmute; the request reaches that person (and the
-moderators), nobody else; participants can do none of it, and nobody unmutes another."""
+moderators), nobody else; participants can do none of it, and nobody unmutes another.
+Locked microphones: everyone but moderators and the speaker is muted, and only whoever has
+the floor or was asked unmutes, until the moderator frees them; `ready` carries the lock."""
 
 from __future__ import annotations
 
@@ -45,6 +47,52 @@ async def test_mute_others_mute_all_and_ask_to_unmute(server: LiveServer) -> Non
         await carla.wait_for(lambda e: e["type"] == "media.muted" and e["participant"] == ids["Carla"])
         state = (await mona.request("state.sync"))["state"]
         assert set(state["muted"]) == {ids["Anna"], ids["Carla"]}
+    finally:
+        for c in clients.values():
+            await c.close()
+
+
+async def test_locked_microphones(server: LiveServer) -> None:
+    async with server.http() as http:
+        event = await create_event(http)
+        ids = {}
+        clients = {}
+        for name, mod in (("Mona", True), ("Anna", False), ("Bernd", False), ("Carla", False)):
+            j = await join(http, event, name, moderator=mod)
+            ids[name] = j["participant"]["id"]
+            clients[name] = await Client.connect(server, event["id"], j["token"])
+    mona, anna, bernd, carla = (clients[n] for n in ("Mona", "Anna", "Bernd", "Carla"))
+    try:
+        r = await anna.request("media.lock", locked=True)
+        assert r["type"] == "error" and r["code"] == "forbidden"
+        assert (await mona.request("media.lock", locked=True))["type"] == "ok"
+        locked = await anna.wait_for(lambda e: e["type"] == "media.locked")
+        assert locked["locked"] is True and locked["room"] == event["plenary_room"]
+        state = (await anna.request("state.sync"))["state"]
+        assert state["mic"] == {"locked": True, "allowed": False}
+        assert set(state["muted"]) == {ids["Anna"], ids["Bernd"], ids["Carla"]}
+
+        # Nobody unmutes on their own now ...
+        for c in (anna, bernd, carla):
+            r = await c.request("media.mute", muted=False)
+            assert r["type"] == "error" and r["code"] == "forbidden", r
+        # ... but whoever is asked, and whoever has the floor, does; the moderator too.
+        await mona.request("media.ask_unmute", participant=ids["Anna"])
+        assert (await anna.request("media.mute", muted=False))["type"] == "ok"
+        assert (await anna.request("state.sync"))["state"]["mic"]["allowed"] is True
+        await bernd.request("hand.raise")
+        await mona.request("floor.give", participant=ids["Bernd"])
+        assert (await bernd.request("media.mute", muted=False))["type"] == "ok"
+        r = await carla.request("media.mute", muted=False)
+        assert r["type"] == "error" and r["code"] == "forbidden"
+
+        # Freed: everyone unmutes again; a new lock forgets who was asked before.
+        assert (await mona.request("media.lock", locked=False))["type"] == "ok"
+        assert (await carla.request("media.mute", muted=False))["type"] == "ok"
+        await mona.request("floor.end")
+        assert (await mona.request("media.lock", locked=True))["type"] == "ok"
+        r = await anna.request("media.mute", muted=False)
+        assert r["type"] == "error" and r["code"] == "forbidden"
     finally:
         for c in clients.values():
             await c.close()

@@ -106,6 +106,11 @@ def media_mute(s: EventState, ctx: Context, me: Participant, cmd: MediaMute) -> 
             raise Forbidden("only moderators mute others")
         if not cmd.muted:
             raise Forbidden("only the person themself unmutes their microphone")
+    elif not cmd.muted and me.id in media_state(s).muted:
+        from .mic import may_unmute  # mic builds on this module
+        if not may_unmute(s, me):
+            raise Forbidden("the microphones are locked: raise your hand, or a moderator "
+                            "asks you to unmute")
     m = media_state(s)
     if (target in m.muted) == cmd.muted:
         return []

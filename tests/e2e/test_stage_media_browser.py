@@ -2,7 +2,8 @@
 others' stage with the person's name (tiles never showed names: the participants are a
 Map), a tile can be shown large and small again, and a muted person is marked as such.
 Microphone moderation: a moderator mutes a person, asks them to unmute (they get the
-prompt with the button, and only they switch it on), and mutes everyone at once."""
+prompt with the button, and only they switch it on), mutes everyone at once, and locks the
+microphones (a muted person cannot unmute until asked)."""
 
 from __future__ import annotations
 
@@ -73,5 +74,19 @@ async def test_camera_tile_named_pinned_and_muted(server: LiveServer) -> None:
             # Everyone at once.
             await mara.get_by_role("button", name="Alle stummschalten").click()
             await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "true")
+            # Locked microphones: Paul cannot unmute on his own until he is asked.
+            await mara.get_by_role("button", name="Mikrofone sperren").click()
+            await expect(mara.locator("#mic-lock")).to_have_attribute("aria-pressed", "true")
+            await expect(paul.locator("#media-status")).to_have_text("Die Moderation hat die Mikrofone gesperrt.")
+            await paul.get_by_role("button", name="Stummschaltung aufheben").click()
+            await expect(paul.locator("#media-error")).to_contain_text("Heben Sie die Hand")
+            await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "true")
+            await paul_row.locator("summary").click()
+            await paul_row.get_by_role("button", name="Um Einschalten des Mikrofons bitten").click()
+            await prompt.get_by_role("button", name="Mikrofon einschalten").click()
+            await expect(paul.locator("#media-mute")).to_have_attribute("aria-pressed", "false")
+            await expect(paul_row).not_to_contain_text("stumm")
+            await mara.get_by_role("button", name="Mikrofone freigeben").click()
+            await expect(mara.locator("#mic-lock")).to_have_attribute("aria-pressed", "false")
         finally:
             await browser.close()

@@ -25,6 +25,14 @@ export function install({ store, socket, onDirect }) {
   store.onReset((model, state) => {
     model.recordings = (state.recordings || []).map((r) => ({ ...r }));
     model.muted = new Set(state.muted || []);
+    model.mic = { locked: false, allowed: false, ...(state.mic || {}) };
+  });
+  store.on("media.locked", (model, ev) => {
+    if (ev.room && ev.room !== model.myRoom) return;
+    model.mic = { locked: Boolean(ev.locked), allowed: false };
+  });
+  store.on("media.unmute_asked", (model, ev) => {
+    if (ev.participant === model.me.id && model.mic.locked) model.mic.allowed = true;
   });
   store.on("recording.started", (model, ev) => {
     model.recordings.push({ id: ev.id, room: ev.room, file: ev.file, active: true, started_at: ev.at });
@@ -186,13 +194,30 @@ export function install({ store, socket, onDirect }) {
   el.leave.addEventListener("click", () => hangUp(true));
 
   // -- mute ------------------------------------------------------------------------------
+  // Locked microphones: only moderators, whoever has the floor and whoever was asked unmute.
+  function locked() {
+    if (!store.ready || !store.model.mic || !store.model.mic.locked || store.model.mic.allowed) return false;
+    if (isModerator(store.model)) return false;
+    const f = store.model.floor && store.model.floor.get(store.model.myRoom);
+    return !(f && f.participant === store.model.me.id);
+  }
   function setMuted(value, tell = true) {
+    if (!value && tell && locked()) { fail("media.locked_hint"); return; }
     muted = value;
     if (mic) mic.getAudioTracks().forEach((x) => { x.enabled = !value; });
     el.mute.setAttribute("aria-pressed", String(value));
     setText(el.mute, t(value ? "media.unmute" : "media.mute"));
-    if (tell) socket().request("media.mute", { muted: value }).catch(() => {});
+    if (!value) fail(null);
+    if (tell) {
+      socket().request("media.mute", { muted: value }).catch((err) => {
+        if (!value && err && err.code === "forbidden") { setMuted(true, false); fail("media.locked_hint"); }
+      });
+    }
   }
+  store.subscribe("media.locked", (ev) => {
+    if (ev.room && ev.room !== store.model.myRoom) return;
+    setText(el.status, t(ev.locked ? "media.locked_notice" : "media.unlocked_notice"));
+  });
   el.mute.addEventListener("click", () => setMuted(!muted));
   document.addEventListener("keydown", (ev) => {
     const tag = (ev.target && ev.target.tagName) || "";

@@ -74,9 +74,22 @@ export function install({ store, socket, notify }) {
       const f = model().floor && model().floor.get(model().myRoom);
       run("media.mute_all", f ? { keep: f.participant } : {}, t("media.mute_all_done"));
     } } }, t("media.mute_all"));
-  $("#people-list").before(muteAll);
-  for (const topic of ["reset", "participant.role"]) {
-    store.subscribe(topic, () => show(muteAll, store.ready && isModerator(model())));
+  // Lock the microphones of my room (only the speaker and whoever I ask may unmute).
+  const lockMics = h("button", { type: "button", id: "mic-lock", class: "btn btn--small", hidden: true,
+    attrs: { "aria-pressed": "false" },
+    on: { click: () => run("media.lock", { locked: !(model().mic && model().mic.locked) }) } });
+  $("#people-list").before(h("div", { class: "people__tools" }, muteAll, lockMics));
+  function drawMicTools() {
+    const moderator = store.ready && isModerator(model());
+    show(muteAll, moderator);
+    show(lockMics, moderator);
+    if (!moderator) return;
+    const on = Boolean(model().mic && model().mic.locked);
+    lockMics.setAttribute("aria-pressed", String(on));
+    setText(lockMics, t(on ? "media.unlock_mics" : "media.lock_mics"));
+  }
+  for (const topic of ["reset", "participant.role", "media.locked", "participant.moved"]) {
+    store.subscribe(topic, drawMicTools);
   }
 
   function toWaitingRoom(p) {
