@@ -134,12 +134,16 @@ export function install({ store, socket, notify, session, eventId }) {
 
   // -- moderators: upload a PDF per topic, put slides on the stage or take them off -------
   const status = h("p", { class: "hint", attrs: { role: "status" } });
+  let uploadDrawn = "";  // what the box shows: redrawn only when that changes (a chosen file stays)
   function drawUpload() {
     if (!uploadBox) return;
     const moderator = store.ready && isModerator(model());
     show(uploadBox, moderator);
-    if (!moderator) return;
-    if (uploadBox.contains(document.activeElement) && document.activeElement.type === "file") return;
+    if (!moderator) { uploadDrawn = ""; return; }
+    const key = JSON.stringify([(model().event.topics || []).map((x) => [x.id, x.title]),
+      [...model().decks.keys()], shown() ? shown().slides : null]);
+    if (key === uploadDrawn) return;
+    uploadDrawn = key;
     const focusKey = uploadBox.contains(document.activeElement) ? document.activeElement.dataset.fkey : null;
     clear(uploadBox).append(h("h3", {}, t("slides.upload_title")));
     for (const topic of model().event.topics || []) {
