@@ -23,6 +23,7 @@ from .domain.context import Context
 from .domain.decide import decide
 from .domain.entries import Entry
 from .domain.errors import RateLimited, Unavailable
+from .domain.features import Features
 from .domain.limits import TokenBucket
 from .domain.model import EventState
 from .domain.views import ready_state
@@ -46,11 +47,13 @@ RATE_LIMITS = {
 Decision = Callable[[EventState, Context], list[Entry]]
 
 
-async def fold_journal(store: Store, event_id: str, limits: Limits
-                       ) -> tuple[EventState, deque[Entry]]:
+async def fold_journal(store: Store, event_id: str, limits: Limits,
+                       features: Features | None = None) -> tuple[EventState, deque[Entry]]:
     """The committed state of an event: its journal folded, then its ballot box."""
     state = EventState(id=event_id, chat_history=limits.chat_history,
                        presence_broadcast_max=limits.presence_broadcast_max)
+    if features is not None:  # the app's feature set folds (and decides) from here on
+        state.features = features
     recent: deque[Entry] = deque(maxlen=limits.resume_window)
     async for e in store.journal(event_id):
         state.apply(e)
@@ -92,9 +95,10 @@ class EventRuntime:
 
     @classmethod
     async def load(cls, store: Store, event_id: str, limits: Limits,
-                   time_source: TimeSource | None = None) -> "EventRuntime":
+                   time_source: TimeSource | None = None,
+                   features: Features | None = None) -> "EventRuntime":
         """Rebuild the state by folding the whole journal."""
-        state, recent = await fold_journal(store, event_id, limits)
+        state, recent = await fold_journal(store, event_id, limits, features=features)
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq,
                  time=time_source or SystemTime())
         rt._serving.set()
@@ -199,7 +203,8 @@ class EventRuntime:
             while self._inflight:  # writes after the failed one fail too: wait them out
                 await asyncio.gather(*list(self._inflight), return_exceptions=True)
             try:
-                state, recent = await fold_journal(self.store, self.id, self.limits)
+                state, recent = await fold_journal(self.store, self.id, self.limits,
+                                                   features=self.state.features)
             except Exception:
                 log.exception("event %s: reading the journal failed; retrying", self.id)
                 await asyncio.sleep(delay)
