@@ -55,6 +55,8 @@ async def test_meeting_layout_alerts_tabs_focus_and_ended_state(
     try:
         _, anna = await open_page(browser, console, event["participant_url"])
         _, mod = await open_page(browser, console, event["moderator_url"])
+        await expect(anna.locator("#join")).to_be_visible()
+        assert await axe_violations(anna) == []  # the join form
         await join(anna, "Anna Alt")
         # Joining leaves the keyboard on the event's name, not on the page body.
         await expect(anna.locator("#event-title")).to_be_focused()
