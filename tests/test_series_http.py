@@ -93,6 +93,24 @@ async def test_three_forums_of_a_series(server: LiveServer) -> None:
         assert actions["Bericht"]["from_event"] == f1["id"]
         assert actions["Bericht"]["topic"] == "Geodaten"
         assert (await http.get(f"/api/series/{f1['id']}")).status_code == 401
+        # read-only for whoever takes part in one of its forums, and as documents
+        bearer = {"Authorization": f"Bearer {kraus['token']}"}
+        r = await http.get(f"/api/series/{f1['id']}", headers=bearer)
+        assert r.status_code == 200 and r.json()["actions"] == view["actions"]
+        other = await create_event(http, "Anderes Forum")
+        stranger = await join(http, other, "Fremd")
+        r = await http.get(f"/api/series/{f1['id']}",
+                           headers={"Authorization": f"Bearer {stranger['token']}"})
+        assert r.status_code == 401
+        md = await http.get(f"/api/series/{f1['id']}/overview.md", headers=bearer)
+        assert md.status_code == 200 and "attachment" in md.headers["content-disposition"]
+        assert "## Thema: Geodaten" in md.text and "| Frau Kraus | Karte |" in md.text
+        assert "erledigt" in md.text and "Der Landkreis" in md.text
+        for fmt, magic in (("pdf", b"%PDF-"), ("docx", b"PK")):
+            r = await http.get(f"/api/series/{f1['id']}/overview.{fmt}", headers=auth())
+            assert r.status_code == 200 and r.content.startswith(magic), fmt
+        r = await http.get(f"/api/series/{f1['id']}/overview.json", headers=auth())
+        assert r.json()["id"] == f1["id"]
         assert (await http.get("/api/series/nope", headers=auth())).status_code == 404
         r = await http.post("/api/events", headers=auth(), json={"title": "x", "follows": "nope"})
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -14,7 +15,8 @@ from typing_extensions import Annotated
 
 from ..domain import agenda, planning, series
 from ..domain.commands import Body, EventIn, TopicIn
-from ..domain.errors import NotFound
+from ..domain.errors import NotFound, Unauthorized
+from ..export import series as series_export
 from ..domain.model import EventState
 from ..domain.review import review_state
 from . import minutes_http
@@ -156,18 +158,51 @@ async def series_states(forum: "Forum", series_id: str
     return states, statuses
 
 
+async def _series(request: Request) -> dict[str, Any]:
+    """The series view for the organizer, or (read-only) for anyone admitted to one of its
+    forums (a token of that forum as Bearer, or `?token=`)."""
+    forum = _forum(request)
+    series_id = request.path_params["series_id"]
+    organizer = forum.auth.is_organizer(request.headers.get("authorization"))
+    tokens = minutes_http._tokens(request)
+    if not organizer and not tokens:
+        raise Unauthorized("organizer token, or a token of a forum of this series")
+    states, statuses = (await series_states(forum, series_id) if len(series_id) <= 64
+                        else ([], {}))
+    # a participant learns nothing of series they are not in, not even whether they exist
+    if not organizer and not (states and await _admitted_to_one(forum, states, tokens)):
+        raise Unauthorized("organizer token, or a token of a forum of this series")
+    if not states:
+        raise NotFound("no such series")
+    return series.series_view(states, statuses)
+
+
+async def _admitted_to_one(forum: "Forum", states: list[EventState], tokens: list[str]) -> bool:
+    for s in states:
+        for token in tokens:
+            claims = await forum.verify_token(token, s.id)
+            p = s.participants.get(claims.participant) if claims else None
+            if p is not None and p.admitted:
+                return True
+    return False
+
+
 async def get_series(request: Request) -> Response:
     """GET /api/series/{id} (§8): every forum of the series with its status, every action
     (with its current status and history), decision and question across it."""
-    _require_organizer(request)
-    forum = _forum(request)
-    series_id = request.path_params["series_id"]
-    if len(series_id) > 64:
-        raise NotFound("no such series")
-    states, statuses = await series_states(forum, series_id)
-    if not states:
-        raise NotFound("no such series")
-    return JSONResponse(series.series_view(states, statuses), headers=minutes_http.NO_STORE)
+    return JSONResponse(await _series(request), headers=minutes_http.NO_STORE)
+
+
+async def series_download(request: Request) -> Response:
+    """GET /api/series/{id}/overview.{md,html,pdf,docx,json}: the overview as a document."""
+    fmt = request.url.path.rsplit(".", 1)[-1]
+    render, media_type, heavy = series_export.FORMATS[fmt]
+    view = await _series(request)
+    lang = "en" if request.query_params.get("lang") == "en" else "de"
+    body = await run_in_threadpool(render, view, lang) if heavy else render(view, lang)
+    name = f"forenreihe-{request.path_params['series_id']}.{fmt}"
+    return Response(body, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', **minutes_http.NO_STORE})
 
 
 def _inline(model: type[Body]) -> dict[str, Any]:
@@ -201,7 +236,8 @@ def _document() -> None:
                         **o._errors(401)}, op_id="desk")
     sid = {"name": "series_id", "in": "path", "required": True, "schema": o.STR}
     series_op = o._op("a series: its forums and every action with status and history "
-                      "(organizer)", o.ORGANIZER, {
+                      "(organizer; read-only with a token of one of its forums)",
+                      o.EVENT_TOKEN, {
                           "200": o._json({"type": "object", "required": ["id", "events",
                                                                         "actions"]},
                                          "the series"), **o._errors(401, 404)},
@@ -220,6 +256,11 @@ def _document() -> None:
     get_op = o._op("the run of show with each step's status and times (organizer)",
                    o.ORGANIZER, {"200": o._json(obj, "the agenda"), **o._errors(401, 404)},
                    parameters=[o.EVENT_ID], op_id="getAgenda")
+    for fmt, (_, media_type, _heavy) in series_export.FORMATS.items():
+        o.EXTRA_PATHS[f"/api/series/{{series_id}}/overview.{fmt}"] = {"get": o._op(
+            f"the series overview as {fmt} (organizer, or a token of one of its forums)",
+            o.EVENT_TOKEN, {"200": o._binary(media_type.split(";")[0], "the overview"),
+                            **o._errors(401, 404)}, parameters=[sid], op_id=f"series_{fmt}")}
     o.EXTRA_PATHS["/api/desk"] = {"get": desk_op}
     o.EXTRA_PATHS["/api/series/{series_id}"] = {"get": series_op}
     o.EXTRA_PATHS.setdefault("/api/events/{event_id}", {})["patch"] = edit_op
@@ -233,6 +274,8 @@ def routes() -> list[Route]:
     return [
         Route("/api/desk", desk, methods=["GET"]),
         Route("/api/series/{series_id}", get_series, methods=["GET"]),
+        *[Route(f"/api/series/{{series_id}}/overview.{fmt}", series_download, methods=["GET"])
+          for fmt in series_export.FORMATS],
         Route("/api/events/{event_id}", edit_event, methods=["PATCH"]),
         Route("/api/events/{event_id}/agenda", put_agenda, methods=["PUT"]),
         Route("/api/events/{event_id}/agenda", get_agenda, methods=["GET"]),

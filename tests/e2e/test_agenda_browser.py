@@ -5,6 +5,8 @@ another, the moderator marks a carried action done."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -79,7 +81,7 @@ async def test_moderator_marks_a_carried_action_done(
         r = await http.post("/api/events", headers=auth(),
                             json={"title": "Forum 2", "follows": first["id"]})
         second = r.json()
-    _, mod = await open_page(browser, console, second["moderator_url"])
+    _, mod = await open_page(browser, console, second["moderator_url"], accept_downloads=True)
     await join(mod, "Mona Moderation")
     item = mod.locator("#carried .carried-item", has_text="Karte veröffentlichen")
     await expect(item).to_contain_text("offen")
@@ -88,4 +90,8 @@ async def test_moderator_marks_a_carried_action_done(
     async with server.http() as http:
         series = (await http.get(f"/api/series/{first['id']}", headers=auth())).json()
     assert series["actions"][0]["status"] == "done"
+    async with mod.expect_download() as info:
+        await mod.locator("#carried").get_by_role("button", name="Markdown").click()
+    overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
+    assert "| Frau Kraus | Karte veröffentlichen |" in overview and "erledigt" in overview
     console.check()

@@ -86,6 +86,11 @@ async def test_organizer_creates_runs_approves_and_downloads(
     await expect(page.locator("#create-follows")).to_be_hidden()
     second = page.locator("#events-list li.event-item", has_text="Forum Süd – Teil 2")
     await expect(second).to_contain_text("Teil einer Forenreihe")
+    # the overview of the series, as a document: the action and where it came from
+    async with page.expect_download() as info:
+        await second.locator(".event-item__series").get_by_role("button", name="Markdown").click()
+    overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
+    assert "Karte veröffentlichen" in overview and "Forum Süd – Teil 2" in overview
 
     # delete (confirmed)
     await second.get_by_role("button", name="Löschen").click()

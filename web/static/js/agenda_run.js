@@ -16,12 +16,13 @@ function stepOf(d, status = "planned") {
   return { id: d.id, ...d.plan, status, speaker: null };
 }
 
-export function install({ store, socket, notify }) {
+export function install({ store, socket, notify, session }) {
   // -- the model ---------------------------------------------------------------------------
   store.onReset((model, state) => {
     const a = state.agenda || { steps: [], current: null };
     model.run = { steps: a.steps.map((s) => ({ ...s })), current: a.current };
     const c = state.carried || { actions: [], questions: [] };
+    model.seriesId = c.follows ? c.series_id : null;
     model.carried = [...(c.actions || []), ...(c.questions || [])].map((x) => ({ ...x }));
   });
   store.on("agenda.planned", (model, ev) => {
@@ -48,6 +49,7 @@ export function install({ store, socket, notify }) {
     model.run.current = to ? to.id : null;
   });
   store.on("carried.added", (model, ev) => {
+    model.seriesId = ev.series_id;
     model.carried = [...(ev.actions || []), ...(ev.questions || [])].map((x) => ({ ...x }));
   });
   store.on("carried.updated", (model, ev) => {
@@ -78,8 +80,30 @@ export function install({ store, socket, notify }) {
   const section = h("section", { id: "run", class: "card agenda run", attrs: { "aria-labelledby": "run-title" }, hidden: true },
     h("h2", { id: "run-title" }, t("run_title")), now, controls, list);
   const carriedList = h("ul", { id: "carried-list", class: "carried-list" });
+  const seriesLinks = h("p", { class: "carried-series" }, t("carried_series"), " ",
+    ["pdf", "md"].map((fmt) => [h("button", { type: "button", class: "btn btn--small btn--quiet",
+      on: { click: () => seriesDownload(fmt) } }, t(`org_export_${fmt}`)), " "]));
   const carried = h("section", { id: "carried", class: "card carried", attrs: { "aria-labelledby": "carried-title" }, hidden: true },
-    h("h2", { id: "carried-title" }, t("carried_title")), carriedList);
+    h("h2", { id: "carried-title" }, t("carried_title")), carriedList, seriesLinks);
+
+  async function seriesDownload(fmt) {
+    const sid = model().seriesId;
+    const s = session();
+    if (!sid || !s) return;
+    try {
+      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}`,
+        { headers: { Authorization: `Bearer ${s.token}` } });
+      if (!response.ok) throw new Error(String(response.status));
+      const url = URL.createObjectURL(await response.blob());
+      const a = h("a", { href: url, download: `forenreihe-${sid}.${fmt}`, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch {
+      notify(t("err_generic"));
+    }
+  }
   anchor.after(section, carried);
 
   const model = () => store.model;
@@ -118,7 +142,8 @@ export function install({ store, socket, notify }) {
       }
       parts.push(text);
     }
-    parts.push(next ? t("run_upcoming", { title: stepTitle(next) }) : t(current ? "run_last" : "run_none"));
+    const started = run.steps.some((s) => s.status !== "planned");
+    parts.push(next ? t("run_upcoming", { title: stepTitle(next) }) : t(started ? "run_last" : "run_none"));
     setText(now, parts.join(" · "));
     nextBtn.disabled = !current && !next;
     clear(list);

@@ -282,6 +282,30 @@ function button(label, onClick, extra = "") {
   return h("button", { type: "button", class: `btn btn--small ${extra}`.trim(), on: { click: onClick } }, label);
 }
 
+/** A download that needs the organizer token (the series overview has no cookie). */
+async function tokenDownload(path, name) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (!response.ok) throw new ApiError(response.status === 401 ? "org_err_token" : "org_err_network");
+  const url = URL.createObjectURL(await response.blob());
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function seriesExports(event) {
+  const sid = encodeURIComponent(event.series_id);
+  return h("p", { class: "event-item__series" }, t("org_series_overview"), " ",
+    ["pdf", "docx", "md", "json"].map((fmt) => [button(t(`org_export_${fmt}`), async (ev) => {
+      const status = ev.currentTarget.closest(".event-item").querySelector(".event-item__status-line");
+      try { await tokenDownload(`/api/series/${sid}/overview.${fmt}`, `forenreihe-${event.series_id}.${fmt}`); }
+      catch (err) { setText(status, describe(err)); }
+    }, "btn--quiet"), " "]));
+}
+
+let seriesOf = new Map();  // series id -> number of forums in it
+
 function desk(event) {
   const id = encodeURIComponent(event.id);
   const base = `/api/events/${id}`;
@@ -306,6 +330,7 @@ function desk(event) {
     ...links(event),
     actions,
     exports,
+    (seriesOf.get(event.series_id) || 0) > 1 ? seriesExports(event) : null,
     event.editable ? editor(event) : null,
     agendaEditor(event),
     h("p", { class: "event-item__status-line status-line", attrs: { role: "status" } }));
@@ -443,6 +468,8 @@ async function loadEvents() {
   loading = (async () => {
     try {
       const events = await api("GET", "/api/desk");
+      seriesOf = new Map();
+      for (const e of events) seriesOf.set(e.series_id, (seriesOf.get(e.series_id) || 0) + 1);
       await openSessions(events);
       const open = new Set([...ui.events.querySelectorAll("details[open]")].map(
         (d) => `${d.closest(".event-item").dataset.id}:${d.querySelector("summary").textContent}`));
