@@ -7,7 +7,6 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import pytest
 
 from forum_live.domain.entries import Audience, Entry
 from forum_live.store.sqlite import SqliteStore, migrations

@@ -207,31 +207,6 @@ def document() -> dict[str, Any]:
                         parameters=[EVENT_ID], op_id="revokeTokens"),
         },
 
-        "/api/events/{event_id}/session": {
-            "post": _op("exchange a token of this event (Authorization header) for an "
-                        "HttpOnly, SameSite=Strict cookie scoped to the event's review page "
-                        "and downloads, so their links carry no token", EVENT_TOKEN, {
-                            "204": {"description": "cookie set (Set-Cookie: forum_token, "
-                                                   "Path=/events/{id} and /api/events/{id})"},
-                            **_errors(401)},
-                        parameters=[EVENT_ID], op_id="openSession"),
-            "delete": _op("forget the cookie of openSession", PUBLIC, {
-                "204": {"description": "cookie cleared"}},
-                parameters=[EVENT_ID], op_id="closeSession"),
-        },
-        "/api/events/{event_id}/revoke": {
-            "post": _op("revoke every token of the event: new invitation keys, a new token "
-                        "generation, its sockets closed with 4401 (organizer)", ORGANIZER, {
-                            "200": _json({"type": "object",
-                                          "required": ["participant_key", "moderator_key",
-                                                       *LINKS],
-                                          "properties": {"participant_key": STR,
-                                                         "moderator_key": STR, **LINKS}},
-                                         "the new keys and links"),
-                            **_errors(401, 404)},
-                        parameters=[EVENT_ID], op_id="revokeTokens"),
-        },
-
         "/api/events/{event_id}/participants/{participant_id}/export": {
             "get": _op("everything stored about one participant, as JSON (GDPR access "
                        "request; anonymous ballots are unlinkable and never in it) "
