@@ -68,6 +68,11 @@ UPDATE event_owners o SET lease_until = now() + make_interval(secs => $2)
  WHERE o.event_id = m.event_id AND o.epoch = m.epoch AND o.node = $1
 RETURNING o.event_id
 """
+ORPHANS = """
+SELECT o.event_id FROM event_owners o JOIN events e ON e.id = o.event_id
+ WHERE o.lease_until < now() AND e.status = 'open' AND o.node <> $1
+ ORDER BY o.lease_until LIMIT 50
+"""
 OWNERS = """
 SELECT event_id, node, epoch, lease_until > now() AS live FROM event_owners
  WHERE event_id = ANY($1::text[])
@@ -263,6 +268,14 @@ class Cluster:
 
     async def _watch(self) -> None:
         follow = list(self.followers.values())
+        # open events whose owner died while no other node had them loaded: their clocks
+        # must run (a breakout round ends on time), so some node takes them over
+        for r in await self._db.fetch(ORPHANS, self.node):
+            if r["event_id"] not in self.forum.runtimes and not self.closing:
+                try:
+                    await self.forum.runtime(r["event_id"])
+                except Exception:
+                    log.exception("cluster: taking over event %s failed", r["event_id"])
         if not follow:
             return
         rows = {r["event_id"]: r for r in await self._db.fetch(OWNERS, [f.id for f in follow])}
