@@ -135,9 +135,11 @@ async def answer_question(w: World) -> None:
 
 
 async def prepared_agenda(w: World) -> None:
-    await ok(w.m, "agenda.set", steps=[{"kind": "welcome"}, {"kind": "welcome"}])
+    await ok(w.m, "agenda.set", steps=[{"kind": "welcome"}, {"kind": "welcome"}, {
+        "kind": "poll", "polls": [{"question": "?", "kind": "text"}]}])
     agenda = await w.m.wait_for(lambda e: e["type"] == "agenda.planned")
     w.objects["step"] = agenda["steps"][1]["id"]
+    w.objects["poll_step"] = agenda["steps"][2]["id"]
 
 
 async def carried_items(w: World) -> None:
@@ -234,6 +236,7 @@ SOCKET: dict[str, Row] = {
                        prep=prepared_agenda),
     "agenda.skip": Row(lambda w: {"step": w.objects["step"]}, F, O, prep=prepared_agenda),
     "agenda.next": Row(lambda w: {}, F, O, prep=prepared_agenda),
+    "agenda.poll": Row(lambda w: {"step": w.objects["poll_step"]}, F, O, prep=prepared_agenda),
     "carried.update": Row(lambda w: {"item": w.objects["action"], "status": "done"}, F, O,
                           prep=carried_items),
     "carried.answer": Row(lambda w: {"item": w.objects["carried_question"], "answer": "so"},
@@ -368,6 +371,11 @@ HTTP: list[tuple[str, str, dict[str, Any] | None, set[str], int, int]] = [
     ("GET", "/api/events/{id}/attendance.csv", None, STAFF, 200, 401),
     ("GET", "/events/{id}/review", None, TAKERS, 200, 401),
     ("GET", "/api/events/{id}/participants/{pid}/export", None, ORG, 200, 401),
+    # the organizer's desk (issue 17); the world's forum has begun: no more edits (409)
+    ("GET", "/api/desk", None, ORG, 200, 401),
+    ("PATCH", "/api/events/{id}", {"title": "Neu"}, ORG, 409, 401),
+    ("PUT", "/api/events/{id}/agenda", {"steps": [{"kind": "welcome"}]}, ORG, 200, 401),
+    ("GET", "/api/events/{id}/agenda", None, ORG, 200, 401),
     ("POST", "/api/events/{id}/end", None, ORG, 200, 401),
     ("DELETE", "/api/events/{id}", None, ORG, 200, 401),  # last: the event is gone after
 ]

@@ -104,6 +104,14 @@ class AgendaNext(Command):
     type: Literal["agenda.next"]
 
 
+@register_command
+class AgendaPoll(Command):
+    """Launch one prepared poll of a step now, with one action (whatever step is running)."""
+    type: Literal["agenda.poll"]
+    step: Id
+    poll: Annotated[int, Field(ge=0, le=9)] = 0
+
+
 @dataclass
 class Step:
     id: str
@@ -355,7 +363,7 @@ def agenda_next(s: EventState, ctx: Context, me: Participant, cmd: AgendaNext) -
     cur = part.get(part.current) if part.current else None
     run = _Run(s, ctx, me)
     marker = Entry("agenda.advanced", {}, ctx.at, actor=me.id)
-    run.add([marker])
+    run.out.append(marker)  # first in the journal; the deciders below never read the agenda
     # a report-back goes through its speakers first
     if cur is not None and cur.kind == "report" and cur.speaker + 1 < len(
             cur.plan.get("speakers", [])):
@@ -380,6 +388,20 @@ def agenda_next(s: EventState, ctx: Context, me: Participant, cmd: AgendaNext) -
         name = nxt.plan["speakers"][0]
         pid = _give_floor(run, name, nxt.plan.get("floor_s"))
         marker.data.update({"speaker": 0, "speaker_name": name, "participant": pid})
+    return run.out
+
+
+@register_decider(AgendaPoll)
+def agenda_poll(s: EventState, ctx: Context, me: Participant, cmd: AgendaPoll) -> list[Entry]:
+    _moderator(me)
+    step = agenda_state(s).get(cmd.step)
+    polls = step.plan.get("polls", [])
+    if cmd.poll >= len(polls):
+        raise NotFound(f"poll: step {step.id!r} has {len(polls)} prepared polls")
+    one = Step(step.id, {**step.plan, "polls": [polls[cmd.poll]]})
+    scope = "all_breakouts" if step.kind == "breakout" and s.breakout is not None else "event"
+    run = _Run(s, ctx, me)
+    _launch_polls(run, one, scope)
     return run.out
 
 

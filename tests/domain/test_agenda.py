@@ -149,3 +149,19 @@ def test_restart_in_the_middle_of_a_breakout_step_goes_on_where_it_was() -> None
     assert "breakouts.closed" in k and "poll.closed" in k and k[-1] == "timer.started"
     assert sc.state.breakout is None
     assert agenda.agenda_view(sc.state) == agenda.agenda_view(sc.rebuilt())
+
+
+def test_a_prepared_poll_launches_with_one_action_whenever() -> None:
+    sc, mod, people = setup_forum()
+    [step] = plan(sc, mod, {"kind": "poll", "polls": [
+        {"question": "Eins?", "kind": "text"},
+        {"question": "Zwei?", "kind": "single", "options": ["a", "b"], "anonymous": True}]})
+    out = sc.do(mod, "agenda.poll", step=step, poll=1)
+    assert kinds(out) == ["poll.opened"]
+    poll = out[0].data["poll"]
+    assert (poll["question"], poll["scope"], poll["anonymous"]) == ("Zwei?", "event", True)
+    with pytest.raises(Forbidden):
+        sc.do(people["Anna"], "agenda.poll", step=step)
+    from forum_live.domain.errors import NotFound
+    with pytest.raises(NotFound):
+        sc.do(mod, "agenda.poll", step=step, poll=2)
