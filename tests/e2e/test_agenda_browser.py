@@ -47,7 +47,16 @@ async def test_moderator_prepares_and_runs_three_steps(
     # the participant sees the plan, but no controls
     await expect(anna.locator("#run .run-step")).to_have_count(3)
     await expect(anna.locator("#run-next")).to_be_hidden()
+    await expect(anna.locator("#run .run-step__poll")).to_have_count(0)
     await expect(anna.locator("#run-now")).to_contain_text("Als Nächstes: Begrüßung")
+
+    # a prepared poll may also go out with one action, whatever step is on
+    await add_step(mod, "welcome", "Blitzlicht", question="Ein Wort?")
+    await mod.get_by_role("button", name="Umfrage „Ein Wort?“ jetzt starten").click()
+    await expect(anna.locator(".poll-card", has_text="Ein Wort?")).to_have_count(1)
+    await mod.locator("#run .run-step", has_text="Blitzlicht").get_by_role(
+        "button", name="Überspringen").click()
+    await expect(anna.locator("#run .run-step--skipped")).to_have_count(1)
 
     nxt = mod.get_by_role("button", name="Nächster Punkt")
     await nxt.click()

@@ -155,6 +155,10 @@ export function install({ store, socket, notify, session }) {
       h("span", { class: "run-step__title" }, label),
       " ",
       h("span", { class: "badge badge--small run-step__status" }, t(`step_${s.status}`)));
+      if (moderator) {
+        (s.polls || []).forEach((p, i) => li.append(" ", h("button", { type: "button", class: "btn btn--small btn--quiet run-step__poll",
+          on: { click: () => send("agenda.poll", { step: s.id, poll: i }) } }, t("run_launch_poll", { question: p.question }))));
+      }
       if (moderator && s.status === "planned") {
         const i = planned.indexOf(s);
         li.append(" ",
