@@ -291,3 +291,77 @@ async def test_an_owner_paused_past_its_lease_cannot_write_after_the_takeover(
         await a.close()
     finally:
         stop_all(nodes)
+
+
+async def test_two_tabs_on_two_nodes_are_one_person_online_and_a_dead_node_lets_them_go(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, n=3, lease_s=3.0)
+    n1, n2, n3 = nodes
+    try:
+        async with n1.http() as h1:
+            ev = await create_event(h1)
+            mod, anna = await join(h1, ev, "Mia", moderator=True), await join(h1, ev, "Anna")
+        me = anna["participant"]["id"]
+        m = await Client.connect(n1, ev["id"], mod["token"])
+        tab1 = await Client.connect(n2, ev["id"], anna["token"])
+        tab2 = await Client.connect(n3, ev["id"], anna["token"])
+        assert tab2.ready is not None
+        await m.wait_for(lambda e: e["type"] == "participant.joined"
+                         and e["participant"]["id"] == me)
+        await tab1.close()  # one tab closes: still online (the other node holds a socket)
+        await asyncio.sleep(1.5)
+        await m.request("ping")
+        assert not [e for e in m.of("participant.left") if e["participant"]["id"] == me]
+        assert len([e for e in m.of("participant.joined")
+                    if e["participant"]["id"] == me]) == 1
+        n3.kill9()  # the node of the other tab dies: after its liveness key expires she left
+        left = await m.wait_for(lambda e: e["type"] == "participant.left"
+                                and e["participant"]["id"] == me, timeout=15)
+        assert left["seq"] > 0
+        await m.close()
+    finally:
+        stop_all(nodes)
+
+
+async def test_redis_restarted_under_load_nothing_acked_is_lost_and_followers_catch_up(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=4.0)
+    n1, n2 = nodes
+    talkers: list[Talker] = []
+    try:
+        async with n1.http() as h1:
+            ev = await create_event(h1)
+            people = [await join(h1, ev, f"P{i}") for i in range(3)]
+        listener = Talker("listener", ev, people[2]["token"])
+        await listener.connect(n2)  # a follower's socket: its lines come from the stream
+        talkers = [Talker(f"t{i}", ev, p["token"]) for i, p in enumerate(people[:2])]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(t.talk(node, stop)) for t, node in zip(talkers, (n1, n2))]
+        await asyncio.sleep(1.5)
+        redis_server.stop()  # everything in it is gone (no persistence)
+        await asyncio.sleep(2.0)
+        redis_server.start()
+        before = len(talkers[1].acked)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 15  # a reply lost with the old Redis costs its asker 8 s
+        while len(talkers[1].acked) < before + 3 and loop.time() < until:
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+        rows = await journal(db, ev["id"])
+        said = {json.loads(r[2])["message"]["text"]: r[0] for r in rows if r[1] == "chat.message"}
+        for t in talkers:
+            assert t.acked and set(t.acked) <= set(said), t.name
+        assert len(talkers[1].acked) > before  # the follower forwards again
+        c = listener.clients[-1]
+        await c.request("ping")
+        until = loop.time() + 10
+        while c.last_seq < rows[-1][0] and loop.time() < until:
+            await c.recv(2)
+        heard = [e["seq"] for e in listener.events if e["type"] == "chat.message"]
+        assert heard == sorted(said.values())  # every line, once, in order, on the follower
+        await listener.close()
+    finally:
+        for t in talkers:
+            await t.close()
+        stop_all(nodes)

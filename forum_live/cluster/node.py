@@ -116,6 +116,7 @@ class Cluster:
         self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
                                               socket_timeout=10, socket_connect_timeout=3,
                                               health_check_interval=5)
+        await self._alive()
         store: Any = self.forum.store
         store.fencing = True
         store.on_fenced.append(self._fenced)
@@ -248,12 +249,38 @@ class Cluster:
         while True:
             await asyncio.sleep(period)
             try:
+                await self._alive()
                 await self._renew()
                 await self._watch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("cluster: lease round failed: %s", exc)
+
+    async def _alive(self) -> None:
+        """Say this node is alive (a key that expires), and forget the sockets that nodes
+        no longer alive held in this node's events: their people leave."""
+        try:
+            await self._redis.set(f"fl:node:{self.node}", "1",
+                                  px=int(self.lease_s * 1500))
+        except Exception as exc:  # noqa: BLE001 - Redis away: nothing to judge by either
+            log.warning("cluster: Redis unreachable: %s", exc)
+            return
+        hubs = [(rt, rt.hub) for event_id in self.owned
+                if (rt := self.forum.runtimes.get(event_id)) is not None
+                and isinstance(rt.hub, ClusterHub) and rt.hub.remote]
+        nodes = sorted({n for _rt, hub in hubs for counts in hub.remote.values() for n in counts})
+        if not nodes:
+            return
+        alive = await self._redis.mget([f"fl:node:{n}" for n in nodes])
+        for node, flag in zip(nodes, alive):
+            if flag is not None:
+                continue
+            for rt, hub in hubs:
+                for pid in hub.forget_node(node):
+                    if not hub.count(pid):
+                        log.info("cluster: node %s is gone; %s has left", node, pid)
+                        await rt._leave(pid)
 
     async def _renew(self) -> None:
         if not self.owned:
