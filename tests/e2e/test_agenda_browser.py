@@ -103,4 +103,8 @@ async def test_moderator_marks_a_carried_action_done(
         await mod.locator("#carried").get_by_role("button", name="Markdown").click()
     overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert "| Frau Kraus | Karte veröffentlichen |" in overview and "erledigt" in overview
+    await mod.locator("#carried").get_by_text("Übersicht der Forenreihe anzeigen").click()
+    view = mod.locator("#series-view")
+    await expect(view.locator(".series-forums")).to_contain_text("Forum 1")
+    await expect(view.locator(".series-item--done")).to_contain_text("Karte veröffentlichen")
     console.check()

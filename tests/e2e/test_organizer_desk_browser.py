@@ -91,6 +91,9 @@ async def test_organizer_creates_runs_approves_and_downloads(
         await second.locator(".event-item__series").get_by_role("button", name="Markdown").click()
     overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert "Karte veröffentlichen" in overview and "Forum Süd – Teil 2" in overview
+    await second.get_by_text("Übersicht der Forenreihe anzeigen").click()
+    await expect(second.locator(".series-forums li")).to_have_count(2)
+    await expect(second.locator(".series-item--action")).to_contain_text("Karte veröffentlichen")
 
     # delete (confirmed)
     await second.get_by_role("button", name="Löschen").click()

@@ -16,6 +16,35 @@ function stepOf(d, status = "planned") {
   return { id: d.id, ...d.plan, status, speaker: null };
 }
 
+/** The series overview (GET /api/series/{id}) as a list: the forums, then per topic the
+ * decisions, actions (with status and history) and questions. Read-only. */
+export function seriesView(view) {
+  const forums = h("ol", { class: "series-forums" }, view.events.map((e) =>
+    h("li", {}, `${e.title} (${t(`org_status_${e.status}`)})`)));
+  const topics = new Map();
+  const group = (title) => {
+    const key = title || t("series_no_topic");
+    if (!topics.has(key)) topics.set(key, []);
+    return topics.get(key);
+  };
+  for (const d of view.decisions) group(d.topic).push(h("li", { class: "series-item series-item--decision" },
+    `${t("series_decision")}: ${d.text}`, h("span", { class: "muted" }, ` (${d.from_title})`)));
+  for (const a of view.actions) {
+    const history = (a.history || []).map((x) => [x.event_title, x.status ? t(`carried_${x.status}`) : "",
+      x.assignee ? `→ ${x.assignee}` : "", x.due ? `→ ${x.due}` : "", x.note || "", x.by && x.by.name ? `(${x.by.name})` : ""]
+      .filter(Boolean).join(" "));
+    group(a.topic).push(h("li", { class: `series-item series-item--action series-item--${a.status}` },
+      `${t("series_action")}: ${a.text}`,
+      h("span", { class: "muted" }, ` (${[a.assignee, a.due, t(`carried_${a.status}`), a.from_title].filter(Boolean).join(", ")})`),
+      history.length ? h("ul", { class: "series-history" }, history.map((x) => h("li", {}, x))) : null));
+  }
+  for (const q of view.questions) group(q.topic).push(h("li", { class: "series-item series-item--question" },
+    `${t("series_question")}: ${q.text}`, h("span", { class: "muted" }, ` (${t(`carried_${q.status}`)}${q.answer ? `: ${q.answer}` : ""})`)));
+  return h("div", { class: "series-view" },
+    h("h3", {}, t("series_forums")), forums,
+    [...topics.entries()].map(([title, items]) => [h("h3", {}, title), h("ul", {}, items)]));
+}
+
 export function install({ store, socket, notify, session }) {
   // -- the model ---------------------------------------------------------------------------
   store.onReset((model, state) => {
@@ -83,8 +112,23 @@ export function install({ store, socket, notify, session }) {
   const seriesLinks = h("p", { class: "carried-series" }, t("carried_series"), " ",
     ["pdf", "md"].map((fmt) => [h("button", { type: "button", class: "btn btn--small btn--quiet",
       on: { click: () => seriesDownload(fmt) } }, t(`org_export_${fmt}`)), " "]));
+  const seriesBox = h("div", { id: "series-view" });
+  const seriesDetails = h("details", { class: "carried-series-view" }, h("summary", {}, t("series_show")), seriesBox);
+  seriesDetails.addEventListener("toggle", async () => {
+    if (!seriesDetails.open) return;
+    const sid = model().seriesId;
+    const s = session();
+    if (!sid || !s) return;
+    try {
+      const response = await fetch(`/api/series/${encodeURIComponent(sid)}`, { headers: { Authorization: `Bearer ${s.token}` } });
+      if (!response.ok) throw new Error(String(response.status));
+      clear(seriesBox).append(seriesView(await response.json()));
+    } catch {
+      setText(seriesBox, t("err_generic"));
+    }
+  });
   const carried = h("section", { id: "carried", class: "card carried", attrs: { "aria-labelledby": "carried-title" }, hidden: true },
-    h("h2", { id: "carried-title" }, t("carried_title")), carriedList, seriesLinks);
+    h("h2", { id: "carried-title" }, t("carried_title")), carriedList, seriesLinks, seriesDetails);
 
   async function seriesDownload(fmt) {
     const sid = model().seriesId;

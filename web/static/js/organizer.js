@@ -3,6 +3,7 @@
 
 import { $, clear, h, longDate, setText, show } from "./dom.js";
 import { loadCatalog, pageLang, t } from "./i18n.js";
+import { seriesView } from "./agenda_run.js";
 
 const TOKEN_KEY = "forum-live:organizer-token";
 
@@ -296,6 +297,17 @@ async function tokenDownload(path, name) {
 
 function seriesExports(event) {
   const sid = encodeURIComponent(event.series_id);
+  const box = h("div", { class: "event-item__series-view" });
+  const details = h("details", { class: "event-item__details" }, h("summary", {}, t("series_show")), box);
+  details.addEventListener("toggle", async () => {
+    if (!details.open) return;
+    try { clear(box).append(seriesView(await api("GET", `/api/series/${sid}`))); }
+    catch (err) { setText(box, describe(err)); }
+  });
+  return h("div", {}, seriesExportLinks(event, sid), details);
+}
+
+function seriesExportLinks(event, sid) {
   return h("p", { class: "event-item__series" }, t("org_series_overview"), " ",
     ["pdf", "docx", "md", "json"].map((fmt) => [button(t(`org_export_${fmt}`), async (ev) => {
       const status = ev.currentTarget.closest(".event-item").querySelector(".event-item__status-line");
