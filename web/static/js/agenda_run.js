@@ -218,7 +218,7 @@ export function install({ store, socket, notify, session }) {
 
   function renderCarried(moderator) {
     const items = model().carried || [];
-    show(carried, items.length > 0);
+    show(carried, items.length > 0 || Boolean(model().seriesId));
     clear(carriedList);
     const me = (model().me && model().me.name || "").trim().toLowerCase();
     for (const item of items) {
