@@ -205,3 +205,35 @@ async def test_close_commits_what_was_appended_and_then_refuses(kit: Kit) -> Non
         s.append("ev1", [entry(3)], expect=2)
     await s.open()
     assert await seqs(s, "ev1") == [1, 2]
+
+
+async def test_revoking_tokens_sets_new_keys_and_the_next_generation(kit: Kit) -> None:
+    s = kit.store
+    await s.create_event(row("ev1"), entry(1, "event.created"))
+    before = await s.event_row("ev1")
+    assert before is not None
+    await s.revoke_tokens("ev1", "pk2", "mk2")
+    after = await s.event_row("ev1")
+    assert after is not None
+    assert (after["participant_key"], after["moderator_key"]) == ("pk2", "mk2")
+    assert int(after.get("token_gen") or 0) == int(before.get("token_gen") or 0) + 1
+
+
+async def test_a_reseal_keeps_every_count_and_answer(kit: Kit) -> None:
+    s = kit.store
+    await s.create_event(row("ev1"), entry(1, "event.created"))
+    for i in range(6):
+        await s.append("ev1", [
+            Entry("poll.voter", {"poll": "p1", "participant": f"v{i}"}, "", sealed=True),
+            Entry("poll.ballot", {"poll": "p1", "room": "r1", "keys": [str(i % 2)],
+                                  "text": f"Antwort {i}"}, "", sealed=True)], expect=1)
+
+    async def box() -> tuple[list[str], dict[str, int], list[str]]:
+        got = [e async for e in s.sealed("ev1")]
+        return (sorted(e.data["participant"] for e in got if e.kind == "poll.voter"),
+                {e.data["key"]: e.data["n"] for e in got if e.kind == "poll.tally"},
+                sorted(e.data["text"] for e in got if e.kind == "poll.ballot"))
+    before = await box()
+    await s.reseal("ev1", ["p1"])
+    assert await box() == before
+

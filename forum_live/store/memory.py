@@ -134,6 +134,23 @@ class MemoryStore:
                 self.events[event_id]["status"] = status
         await self._write(event_id, apply)
 
+    async def revoke_tokens(self, event_id: str, participant_key: str,
+                            moderator_key: str) -> None:
+        def apply() -> None:
+            row = self.events.get(event_id)
+            if row is not None:
+                row.update(participant_key=participant_key, moderator_key=moderator_key,
+                           token_gen=str(int(row.get("token_gen") or 0) + 1))
+        await self._write(event_id, apply)
+
+    async def reseal(self, event_id: str, poll_ids: Sequence[str]) -> int:
+        """Nothing of memory survives the process; the text answers are shuffled anew so
+        not even their order in this list follows the voting."""
+        def apply() -> None:
+            random.SystemRandom().shuffle(self.texts)
+        await self._write(event_id, apply)
+        return 1
+
     async def delete_event(self, event_id: str) -> None:
         def apply() -> None:
             self.events.pop(event_id, None)
