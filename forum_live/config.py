@@ -43,6 +43,10 @@ class Limits:
     ws_ping_interval_s: float = 20.0
     ws_ping_timeout_s: float = 20.0
     resume_window: int = 10000  # entries kept in memory for resume; older -> full state
+    # an event nobody is connected to (and with no deadline pending) is unloaded after
+    # this long; the next access reloads it from its snapshot plus the journal tail
+    idle_unload_s: float = 300.0
+    snapshot_every: int = 5000  # a loaded event also saves a snapshot every this many entries
     # cluster (FORUM_REDIS_URL, issue 14): an event's owner holds a lease this long in
     # PostgreSQL and renews it every third of it; a dead owner's events move after it ran out
     owner_lease_s: float = 10.0

@@ -12,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections import deque
+from time import monotonic
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .closecodes import REMOVED as CLOSE_REMOVED
 from .config import Limits
+from . import snapshot
 from .domain import clock, polls, reactions, setup
 from .domain.commands import Command
 from .domain.context import Context
@@ -48,15 +50,25 @@ Decision = Callable[[EventState, Context], list[Entry]]
 
 
 async def fold_journal(store: Store, event_id: str, limits: Limits,
-                       features: Features | None = None) -> tuple[EventState, deque[Entry]]:
-    """The committed state of an event: its journal folded, then its ballot box."""
+                       use_snapshot: bool = True, features: Features | None = None
+                       ) -> tuple[EventState, deque[Entry]]:
+    """The committed state of an event: its journal folded, then its ballot box. With a
+    snapshot (see snapshot.py) the fold starts there and reads the journal from the
+    resume window before it: the last `resume_window` entries are kept for resume either
+    way, and the ballot box is folded whole after the journal either way."""
     state = EventState(id=event_id, chat_history=limits.chat_history,
                        presence_broadcast_max=limits.presence_broadcast_max)
+    if use_snapshot:
+        saved = await store.load_snapshot(event_id)
+        if saved is not None:
+            state = snapshot.decode(saved[1], saved[0], state, limits) or state
     if features is not None:  # the app's feature set folds (and decides) from here on
         state.features = features
+    start = state.seq
     recent: deque[Entry] = deque(maxlen=limits.resume_window)
-    async for e in store.journal(event_id):
-        state.apply(e)
+    async for e in store.journal(event_id, after=max(0, start - limits.resume_window)):
+        if e.seq > start:
+            state.apply(e)
         recent.append(e)
     async for e in store.sealed(event_id):
         state.apply(e)
@@ -92,18 +104,24 @@ class EventRuntime:
     recoveries: int = 0
     _inflight: set[asyncio.Future[None]] = field(default_factory=set)
     _serving: asyncio.Event = field(default_factory=asyncio.Event)
+    # Unloading (issue 12): when it was last used, the seq of its last snapshot, and
+    # whether it was unloaded (Forum then hands out a new runtime; this one refuses writes)
+    last_used: float = field(default_factory=monotonic)
+    snapshot_seq: int = 0
+    unloaded: bool = False
+    _watcher: asyncio.Task[None] | None = None
 
     @classmethod
     async def load(cls, store: Store, event_id: str, limits: Limits,
                    time_source: TimeSource | None = None,
                    features: Features | None = None) -> "EventRuntime":
-        """Rebuild the state by folding the whole journal."""
+        """Rebuild the state: its snapshot, if any, and the journal after it."""
         state, recent = await fold_journal(store, event_id, limits, features=features)
         rt = cls(event_id, store, limits, state, recent, committed_seq=state.seq,
-                 time=time_source or SystemTime())
+                 time=time_source or SystemTime(), snapshot_seq=state.seq)
         rt._serving.set()
         rt._clock = asyncio.create_task(rt._run_clock(), name=f"clock-{event_id}")
-        rt._own(rt._watch_sends())
+        rt._watcher = rt._own(rt._watch_sends())
         rt.after_commit.append(ResultsPublisher(limits.results_interval_s).on_commit)
         rt.reactions = ReactionBatcher(limits.reactions_interval_s)
         # A restart drops every socket: whoever the journal still shows online has left.
@@ -123,8 +141,9 @@ class EventRuntime:
         the runtime folds its state anew from the journal: nothing of it stays visible."""
         if self.deleted:
             raise StoreClosed(f"event {self.id} was deleted")
-        if self.broken:
+        if self.broken or self.unloaded:  # unloaded: whoever still holds it tries again
             raise Unavailable()
+        self.touch()
         entries = decision(self.state, self.context())
         if not entries:
             return entries
@@ -149,6 +168,10 @@ class EventRuntime:
             self._tick.set()
             for hook in self.after_commit:
                 hook(self, entries)
+            if 0 < self.limits.snapshot_every <= last - self.snapshot_seq:
+                taken = self._take_snapshot()
+                if taken is not None:
+                    self._own(self._store_snapshot(*taken))
             for e in journaled:
                 if e.kind == "event.ended":
                     self._own(self.store.set_status(self.id, "ended"))
@@ -283,10 +306,11 @@ class EventRuntime:
             await asyncio.sleep(period)
             self.hub.cut_stalled(loop.time())
 
-    def _own(self, coro: Any) -> None:
+    def _own(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     async def _run_clock(self) -> None:
         """Server time drives the timers: sleep until the next deadline (or until the
@@ -316,6 +340,62 @@ class EventRuntime:
                 continue
             if not entries:
                 await asyncio.sleep(0.05)  # clock skew: deadline not yet reached
+
+    # -- unloading (issue 12) -----------------------------------------------------------
+    def touch(self) -> None:
+        """Someone uses this event (a socket, an HTTP request): the idle time starts anew."""
+        self.last_used = monotonic()
+
+    def idle_for(self) -> float | None:
+        """Seconds since the last use if nothing keeps this event loaded, else None. Kept
+        loaded: sockets (or presence grace pending), writes in flight or a recovery, its own
+        tasks (results, reactions, reseal, a snapshot being saved), a pending deadline
+        (breakout round, speaker limit, countdown: the clock must fire it), an active
+        recording."""
+        if (self.hub.connections or self._leaving or self._inflight or self._commit_waiters
+                or self.broken or self.deleted or self.unloaded
+                or self.state.seq != self.committed_seq
+                or any(t is not self._watcher for t in self.tasks)
+                or clock.next_deadline(self.state, self.limits) is not None):
+            return None
+        media = self.state.__dict__.get("media")
+        if media is not None and any(r.active for r in media.recordings.values()):
+            return None
+        return monotonic() - self.last_used
+
+    def _take_snapshot(self) -> tuple[int, bytes] | None:
+        """The committed state pickled now, if it is newer than the last snapshot."""
+        seq = self.state.seq
+        if seq != self.committed_seq or self.broken or seq <= self.snapshot_seq:
+            return None
+        try:
+            blob = snapshot.encode(self.state, self.limits)
+        except Exception:  # something in the state that does not pickle: a bug, logged
+            log.exception("event %s: the state could not be pickled for a snapshot", self.id)
+            return None
+        self.snapshot_seq = seq
+        return seq, blob
+
+    async def _store_snapshot(self, seq: int, blob: bytes) -> None:
+        try:
+            await self.store.save_snapshot(self.id, seq, blob)
+        except StoreError as exc:  # a snapshot is a cache: the journal still has it all
+            log.warning("event %s: snapshot at seq %d not saved: %s", self.id, seq, exc)
+
+    async def save_snapshot(self) -> None:
+        """Save the committed state as this event's snapshot (best effort)."""
+        taken = self._take_snapshot()
+        if taken is not None:
+            await self._store_snapshot(*taken)
+
+    async def unload(self) -> None:
+        """Stop this runtime (the caller checked `idle_for` just now and forgot it) and
+        keep a snapshot of its state, so the next load folds only what came after."""
+        self.unloaded = True
+        taken = self._take_snapshot()  # pickled before close_all awaits
+        await self.close_all(1001, "unloaded")
+        if taken is not None:
+            await self._store_snapshot(*taken)
 
     async def snapshot(self, pid: str) -> tuple[int, dict[str, Any]]:
         """The full state at a committed seq, after every frame up to it was queued."""
@@ -355,6 +435,7 @@ class EventRuntime:
         pending_leave = self._leaving.pop(conn.pid, None)
         if pending_leave is not None:
             pending_leave.cancel()
+        self.touch()
         self.hub.add(conn)
         await self._presence(conn.pid, True)
         while True:
@@ -402,6 +483,7 @@ class EventRuntime:
         """Forget a closed socket. Presence ends after a grace period, so a page reload
         does not flicker a person out of the list (nor drop their raised hand)."""
         self.hub.remove(conn)
+        self.touch()  # the idle grace starts when the last socket has gone
         await conn.stop()
         for hook in self.on_detach:
             hook(self, conn)

@@ -207,6 +207,26 @@ async def test_close_commits_what_was_appended_and_then_refuses(kit: Kit) -> Non
     assert await seqs(s, "ev1") == [1, 2]
 
 
+async def test_a_snapshot_is_kept_per_event_and_never_replaced_by_an_older_one(
+        kit: Kit) -> None:
+    s = kit.store
+    await s.create_event(row("ev1"), entry(1, "event.created"))
+    await s.create_event(row("ev2"), entry(1, "event.created"))
+    assert await s.load_snapshot("ev1") is None
+    await s.save_snapshot("ev1", 5, b"\x00five\xff")
+    await s.save_snapshot("ev2", 2, b"two")
+    assert await s.load_snapshot("ev1") == (5, b"\x00five\xff")
+    await s.save_snapshot("ev1", 9, b"nine")
+    await s.save_snapshot("ev1", 7, b"seven, late")  # an older one arriving late
+    assert await s.load_snapshot("ev1") == (9, b"nine")
+    assert await s.load_snapshot("ev2") == (2, b"two")
+    await s.delete_event("ev1")  # erasure erases the snapshot too
+    assert await s.load_snapshot("ev1") is None and await s.load_snapshot("ev2") == (2, b"two")
+    await s.close()
+    await s.open()
+    assert await s.load_snapshot("ev2") == (2, b"two")
+
+
 async def test_revoking_tokens_sets_new_keys_and_the_next_generation(kit: Kit) -> None:
     s = kit.store
     await s.create_event(row("ev1"), entry(1, "event.created"))

@@ -34,6 +34,7 @@ class MemoryStore:
     voters: set[tuple[str, str, str]] = field(default_factory=set)
     counts: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     texts: list[tuple[str, str, str, str]] = field(default_factory=list)
+    snapshots: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     commits: int = 0
     failures: int = 0
     # A test's way to make the storage refuse writes (as a full disk would): while it
@@ -158,7 +159,18 @@ class MemoryStore:
             self.voters = {v for v in self.voters if v[0] != event_id}
             self.counts = {k: n for k, n in self.counts.items() if k[0] != event_id}
             self.texts = [t for t in self.texts if t[0] != event_id]
+            self.snapshots.pop(event_id, None)
         await self._write(event_id, apply)
+
+    async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
+        def apply() -> None:
+            kept = self.snapshots.get(event_id)
+            if kept is None or kept[0] <= seq:
+                self.snapshots[event_id] = (seq, bytes(blob))
+        await self._write(event_id, apply)
+
+    async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
+        return self.snapshots.get(event_id)
 
     async def flush(self) -> None:
         await asyncio.sleep(0)

@@ -74,6 +74,7 @@ BALLOT_TABLES = {  # table -> its columns (the key first)
 
 
 def _sealed_statements(event_id: str, e: Entry) -> list[tuple[str, Sequence[Sequence[Any]]]]:
+
     """The ballot-box writes of a sealed entry: nothing that links voter and choice."""
     d = e.data
     if e.kind == "poll.voter":
@@ -230,8 +231,22 @@ class SqliteStore:
         transaction behind every write already queued."""
         one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = ?", one)
-                            for table in ("journal", "poll_voters", "poll_counts", "poll_texts")]
+                            for table in ("journal", "poll_voters", "poll_counts", "poll_texts",
+                                          "snapshots")]
                            + [("DELETE FROM events WHERE id = ?", one)], forget=event_id)
+
+    async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
+        await self._submit([("INSERT INTO snapshots (event_id, seq, data) VALUES (?, ?, ?) "
+                             "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, "
+                             "data = excluded.data WHERE excluded.seq >= snapshots.seq",
+                             [(event_id, seq, blob)])])
+
+    async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
+        assert self._reader is not None
+        async with self._reader.execute("SELECT seq, data FROM snapshots WHERE event_id = ?",
+                                        (event_id,)) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
 
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
@@ -252,6 +267,10 @@ class SqliteStore:
                     break
                 batch.append(nxt)
             await self._commit_batch(batch)
+            # nothing of the batch waits here for the next write: its hooks hold runtimes
+            # (an unloaded event's memory would stay until some event writes again)
+            item = nxt = None
+            batch.clear()
 
     async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
         if event_id in tentative:

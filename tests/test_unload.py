@@ -1,0 +1,169 @@
+"""Memory that does not grow with history (issue 12), against a real server and SQLite: an
+event nobody is connected to is unloaded after its idle grace, the next hello reloads it
+from its snapshot plus the journal tail with exactly the state a full fold gives, resume
+inside the window works exactly across the unload, and a pending breakout deadline keeps
+the event loaded until it has fired. Every wait is on a condition."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+
+from forum_live.domain.views import ready_state
+from forum_live.live import fold_journal
+from tests.support.live import Client, LiveServer, create_event, join, start_server
+
+WINDOW = 20  # a small resume window, so the reload reads a tail, not the whole journal
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    s = await start_server(tmp_path / "data", idle_unload_s=0.3, resume_window=WINDOW,
+                           breakout_warning_s=0, chat_rate=1000, chat_burst=1000)
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+async def until(cond: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait for a condition (the limit only turns a hang into a failure)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while not cond():
+        assert loop.time() < end, f"never happened: {what}"
+        await asyncio.sleep(0.02)
+
+
+async def journal_kinds(server: LiveServer, event_id: str) -> list[str]:
+    return [e.kind async for e in server.forum.store.journal(event_id)]
+
+
+def body(ready: dict[str, Any] | None) -> dict[str, Any]:
+    assert ready is not None
+    return ready["state"]  # type: ignore[no-any-return]
+
+
+async def test_an_idle_event_is_unloaded_and_reloaded_from_its_snapshot_exactly(
+        server: LiveServer) -> None:
+    forum = server.forum
+    async with server.http() as http:
+        ev = await create_event(http)
+        anna, bernd, cem = [await join(http, ev, n) for n in ("Anna", "Bernd", "Cem")]
+    a = await Client.connect(server, ev["id"], anna["token"])
+    b = await Client.connect(server, ev["id"], bernd["token"])
+    c = await Client.connect(server, ev["id"], cem["token"])  # never drops until the end
+    room = ev["plenary_room"]
+    for i in range(40):
+        assert (await a.request("chat.send", room=room, text=f"Zeile {i}"))["type"] == "ok"
+    await b.request("ping")
+    mark = b.last_seq  # Bernd drops here ...
+    await b.close()
+    for i in range(5):  # ... and misses these
+        assert (await a.request("chat.send", room=room, text=f"später {i}"))["type"] == "ok"
+    await c.request("ping")
+    seen_by_cem = [e for e in c.events if e["seq"] > mark and e["type"] == "chat.message"]
+    assert len(seen_by_cem) == 5
+    before = forum.runtimes[ev["id"]]
+    for x in (a, c):
+        await x.close()
+
+    await until(lambda: ev["id"] not in forum.runtimes and forum.unloads == 1,
+                "the idle event unloaded (and its snapshot saved)")
+    assert before.unloaded and not before.tasks and before._clock is None
+    saved = await forum.store.load_snapshot(ev["id"])
+    assert saved is not None and saved[0] == before.state.seq  # taken at the head
+
+    reads: list[int] = []  # where the reload starts reading the journal
+    journal = forum.store.journal
+
+    def spy(event_id: str, after: int = 0) -> Any:
+        reads.append(after)
+        return journal(event_id, after)
+    forum.store.journal = spy
+    try:
+        b2 = await Client.connect(server, ev["id"], bernd["token"], resume_from=mark)
+    finally:
+        del forum.store.journal
+    rt = forum.runtimes[ev["id"]]
+    assert rt is not before and reads == [saved[0] - WINDOW]  # the snapshot, then the tail
+    # resume across the unload: exactly the lines a never-dropped client saw
+    assert b2.ready is not None and b2.ready["resumed"] is True
+    replayed = [e for e in b2.events if e["type"] == "chat.message"]
+    assert replayed == seen_by_cem
+    assert [e["seq"] for e in b2.events] == sorted({e["seq"] for e in b2.events})
+
+    # a fresh ready: the same state as a full fold of the journal (no snapshot)
+    a2 = await Client.connect(server, ev["id"], anna["token"])
+    full, _ = await fold_journal(forum.store, ev["id"], server.settings.limits,
+                                 use_snapshot=False)
+    assert full.seq == rt.state.seq == a2.ready["seq"]  # type: ignore[index]
+    for pid in full.participants:
+        assert ready_state(rt.state, pid) == ready_state(full, pid)
+    assert body(a2.ready) == json.loads(json.dumps(ready_state(full,
+                                                               anna["participant"]["id"])))
+    texts = [m["text"] for m in body(a2.ready)["chat"] if m["room"] == room]
+    assert texts[-5:] == [f"später {i}" for i in range(5)] and "Zeile 0" in texts
+    # the reloaded event serves as before
+    r = await a2.request("chat.send", room=room, text="nach dem Laden")
+    assert r["type"] == "ok" and r["seq"] == full.seq + 1
+    await b2.wait_for(lambda e: e["type"] == "chat.message"
+                      and e["message"]["text"] == "nach dem Laden")
+    await a2.close()
+    await b2.close()
+
+
+async def test_a_resume_from_before_the_window_after_a_reload_gets_the_full_state(
+        server: LiveServer) -> None:
+    forum = server.forum
+    async with server.http() as http:
+        ev = await create_event(http)
+        anna = await join(http, ev, "Anna")
+    a = await Client.connect(server, ev["id"], anna["token"])
+    mark = a.last_seq
+    for i in range(WINDOW + 5):
+        await a.request("chat.send", room=ev["plenary_room"], text=f"Zeile {i}")
+    await a.close()
+    await until(lambda: ev["id"] not in forum.runtimes, "the idle event unloaded")
+    a2 = await Client.connect(server, ev["id"], anna["token"], resume_from=mark)
+    assert a2.ready is not None and a2.ready["resumed"] is False and "state" in a2.ready
+    assert a2.events == []
+    await a2.close()
+
+
+async def test_a_pending_breakout_deadline_keeps_the_event_loaded_until_it_fired(
+        server: LiveServer) -> None:
+    forum = server.forum
+    async with server.http() as http:
+        ev = await create_event(http)
+        quiet = await create_event(http, title="Ohne Frist")
+        mod = await join(http, ev, "Mia", moderator=True)
+        people = [await join(http, ev, f"P{i}") for i in range(3)]
+        other = await join(http, quiet, "Olaf")
+    m = await Client.connect(server, ev["id"], mod["token"])
+    clients = [await Client.connect(server, ev["id"], p["token"]) for p in people]
+    o = await Client.connect(server, quiet["id"], other["token"])
+    r = await m.request("breakouts.open", assign="auto", duration_s=4)
+    assert r["type"] == "ok", r
+    for x in (m, *clients, o):
+        await x.close()
+
+    # the event without a deadline goes after its grace; the one with a deadline stays
+    await until(lambda: quiet["id"] not in forum.runtimes, "the quiet event unloaded")
+    closed = False
+    while not closed:
+        closed = "breakouts.closed" in await journal_kinds(server, ev["id"])
+        if not closed:
+            assert ev["id"] in forum.runtimes, "unloaded with a deadline pending"
+            await asyncio.sleep(0.05)
+    # the deadline fired without anyone connected; afterwards the event goes too
+    await until(lambda: ev["id"] not in forum.runtimes, "unloaded once the deadline fired")
+    m2 = await Client.connect(server, ev["id"], mod["token"])
+    rt = forum.runtimes[ev["id"]]
+    assert rt.state.breakout is None
+    assert all(p.room == rt.state.plenary_room for p in rt.state.participants.values())
+    await m2.close()
