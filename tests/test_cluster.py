@@ -7,16 +7,19 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
-from tests.support.live import Client, create_event, join
+from tests.support.live import ORGANIZER, Client, create_event, free_port, join
 from tests.support.pg import PgServer
-from tests.support.process import ServerProcess, spawn
+from tests.support.process import ROOT, ServerProcess, spawn
 from tests.support.redis import RedisServer, redis_server  # noqa: F401 - the session's Redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -364,4 +367,82 @@ async def test_redis_restarted_under_load_nothing_acked_is_lost_and_followers_ca
     finally:
         for t in talkers:
             await t.close()
+        stop_all(nodes)
+
+
+def haproxy_binary() -> str | None:
+    found = shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/sbin/haproxy") if os.path.exists(p)), None)
+    if found is None and os.environ.get("CI") == "true":
+        pytest.fail("CI must have haproxy for the cluster test behind a proxy")
+    return found
+
+
+async def start_proxy(tmp_path: Path, nodes: list[ServerProcess]) -> ServerProcess:
+    """deploy/haproxy.cfg itself, its addresses from the environment."""
+    binary = haproxy_binary()
+    if binary is None:
+        pytest.skip("haproxy is not installed here")
+    port = free_port()
+    log = tmp_path / "haproxy.log"
+    env = {**os.environ, "FORUM_PROXY_BIND": f"127.0.0.1:{port}",
+           **{f"FORUM_NODE{i}": f"127.0.0.1:{n.port}" for i, n in enumerate(nodes, 1)}}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([binary, "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
+                                env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proxy = ServerProcess(proc, port, log)
+    async with proxy.http() as http:
+        for _ in range(100):
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return proxy
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"haproxy did not start: {proxy.output()}")
+
+
+async def test_behind_haproxy_an_event_sticks_to_one_node_and_moves_when_it_dies(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=4.0)
+    proxy = await start_proxy(tmp_path, nodes)
+    talkers: list[Talker] = []
+    try:
+        async with proxy.http() as http:
+            ev = await create_event(http)
+            people = [await join(http, ev, f"P{i}") for i in range(3)]
+            served = {(await http.get(f"/api/events/{ev['id']}",
+                                      headers={"Authorization": f"Bearer {ORGANIZER}"})
+                       ).headers["x-forum-node"] for _ in range(4)}
+        assert len(served) == 1  # every request of the event to the same node
+        home = nodes[int(served.pop()[1:]) - 1]
+        talkers = [Talker(f"t{i}", ev, p["token"]) for i, p in enumerate(people)]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(t.talk(proxy, stop)) for t in talkers]
+        await asyncio.sleep(1.5)
+        assert all(t.acked for t in talkers)
+        home.kill9()  # its clients come back through the proxy on the other node
+        before = [len(t.acked) for t in talkers]
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 25
+        while loop.time() < until and not all(len(t.acked) > n + 2
+                                              for t, n in zip(talkers, before)):
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert all(len(t.acked) > n for t, n in zip(talkers, before))  # served again
+        rows = await journal(db, ev["id"])
+        assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+        said = [json.loads(r[2])["message"]["text"] for r in rows if r[1] == "chat.message"]
+        assert len(said) == len(set(said))
+        for t in talkers:
+            assert set(t.acked) <= set(said), t.name
+            first, last = t.clients[0].ready["seq"], t.clients[-1].last_seq  # type: ignore[index]
+            heard = [e["seq"] for e in t.events if e["type"] == "chat.message"]
+            assert heard == [r[0] for r in rows if r[1] == "chat.message" and first < r[0] <= last]
+    finally:
+        for t in talkers:
+            await t.close()
+        proxy.proc.kill()
+        proxy.proc.wait(10)
         stop_all(nodes)
