@@ -446,3 +446,38 @@ async def test_behind_haproxy_an_event_sticks_to_one_node_and_moves_when_it_dies
         proxy.proc.kill()
         proxy.proc.wait(10)
         stop_all(nodes)
+
+
+async def test_a_breakout_round_closes_exactly_once_across_an_owner_kill(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=4.0)
+    n1, n2 = nodes
+    try:
+        async with n1.http() as h1:
+            ev = await create_event(h1)
+            mod = await join(h1, ev, "Mia", moderator=True)
+            await join(h1, ev, "Anna")
+        m = await Client.connect(n2, ev["id"], mod["token"])  # on the follower
+        opened = await m.request("breakouts.open", assign="auto", duration_s=3)
+        assert opened["type"] == "ok", opened
+        await asyncio.sleep(0.5)
+        n1.kill9()  # the round ends while nobody owns the event
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        kinds: list[str] = []
+        while loop.time() - start < 15 and "breakouts.closed" not in kinds:
+            await asyncio.sleep(0.3)
+            kinds = [r[1] for r in await journal(db, ev["id"])]
+        assert kinds.count("breakouts.closed") == 1, kinds  # the new owner's clock, at once
+        await asyncio.sleep(2.0)  # and not a second time
+        rows = await journal(db, ev["id"])
+        assert [r[1] for r in rows].count("breakouts.closed") == 1
+        assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+        assert await owner(db, ev["id"]) == ("n2", 2)
+        # the moderator's socket moved to the new runtime; resuming shows the close once
+        m2 = await Client.connect(n2, ev["id"], mod["token"], resume_from=m.last_seq)
+        await m2.request("ping")
+        assert len([e for e in m.events + m2.events if e["type"] == "breakouts.closed"]) == 1
+        await m2.close()
+    finally:
+        stop_all(nodes)
