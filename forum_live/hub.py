@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Generator, Iterable
 
 from .closecodes import TOO_SLOW as CLOSE_TOO_SLOW
 from .domain.entries import Audience, Entry
@@ -45,13 +46,28 @@ class Connection:
     _closer: asyncio.Task[None] | None = None  # the close that kill() started
     _catchup: int = 0  # frames of the hello catch-up still queued (outside the bound)
     sending_since: float | None = None  # loop time when the send under way began
+    _busy: bool = False  # the writer task has a send under way or frames to send
+    _resume: tuple[Generator[Any, Any, Any], Any] | None = None  # a send push() began
+    # Frames pushed while nothing was waiting, written together at the end of this turn
+    # of the loop (all entries of one group commit: one write per socket, not one each)
+    _batch: list[str] = field(default_factory=list)
+    # Writes frames straight to the transport if it takes them now (-> True), else False
+    # (full buffer, closing): the transport's fast path (ws.frame_writer), or None
+    write_frames: Callable[[list[str]], bool] | None = None
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.pid}")
 
     def push(self, frame: str) -> None:
-        """Queue a frame; a full queue means the client fell behind: cut it off."""
+        """Send a frame: straight away if nothing is waiting for this socket, else queue
+        it; a full queue means the client fell behind: cut it off."""
         if self.close_code is not None or self.closed.is_set():
+            return
+        if not self._queue and not self._busy:
+            batch = self._batch
+            batch.append(frame)
+            if len(batch) == 1:
+                asyncio.get_running_loop().call_soon(self._flush)
             return
         if not self.live:
             # The catch-up of a hello (replay, ready) may exceed the bound: it is finite
@@ -62,9 +78,61 @@ class Connection:
             self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
             return
         self._queue.append(frame)
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
+
+    def _flush(self) -> None:
+        """Write the frames pushed during this turn of the loop: in one write when the
+        transport offers that (write_frames), else each send run right here (_send_now).
+        What the transport cannot take now goes to the queue and the writer task."""
+        frames, self._batch = self._batch, []
+        if not frames or self.close_code is not None or self.closed.is_set():
+            return
+        rest: list[str] = frames
+        if self.write_frames is not None:
+            try:
+                if self.write_frames(frames):
+                    return
+            except Exception:  # noqa: S110 - the writer's send reports a closed socket
+                pass
+        else:
+            i = 0
+            while i < len(frames) and not self._busy and not self.closed.is_set():
+                self._send_now(frames[i])
+                i += 1
+            rest = frames[i:]
+        if not rest or self.closed.is_set():
+            return
+        self._queue.extend(rest)
+        if not self.live:
+            self._catchup += len(rest)  # catch-up frames stay outside the bound
+        self._wake_writer()
+        if self.live and len(self._queue) - self._catchup > self.max_queue:
+            self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
+
+    def _send_now(self, frame: str) -> None:
+        """The send, run right here up to its first wait, like websockets' broadcast():
+        while the transport takes the bytes (the common case) it completes without a task
+        switch, which fan-out would otherwise pay once per socket and frame. When the
+        transport's buffer is full (the client reads slowly) the send waits: the writer
+        task takes it over, later frames queue behind it (bounded) and the watchdog times
+        it (sending_since), exactly as for a send the writer began."""
+        it = self.send(frame).__await__()
+        try:
+            waiting = it.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            self.closed.set()  # the socket is gone; the reader notices and cleans up
+            return
+        self._busy = True
+        self._resume = (it, waiting)
+        self.sending_since = asyncio.get_running_loop().time()
+        self._wake_writer()
 
     def deliver(self, state: EventState, entry: Entry) -> None:
         if not self.live:
@@ -92,6 +160,10 @@ class Connection:
             return
         self.close_code = code
         self.closed.set()
+        self._batch = []
+        resume, self._resume = self._resume, None
+        if resume is not None:  # a send push() began and the writer has not taken over
+            resume[0].close()
         if self._writer is not None:
             self._writer.cancel()
         reader = self.reader
@@ -115,7 +187,13 @@ class Connection:
         queue = self._queue
         try:
             while True:
+                resume = self._resume
+                if resume is not None:  # finish the send push() began
+                    self._resume = None
+                    await _go_on(*resume)
                 if not queue:
+                    self._busy = False
+                    self.sending_since = None
                     self._wake = loop.create_future()
                     await self._wake
                     self._wake = None
@@ -123,10 +201,10 @@ class Connection:
                 # No timer per frame (that cost more than the send itself under fan-out):
                 # the hub's watchdog cuts a connection whose send has not returned within
                 # send_timeout (see Hub.cut_stalled).
+                self._busy = True
                 while queue:
                     self.sending_since = loop.time()
                     await self.send(self._next())
-                self.sending_since = None
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -145,7 +223,7 @@ class Connection:
             pass
 
     async def _wait_empty(self) -> None:
-        while self._queue and not self.closed.is_set():
+        while (self._queue or self._busy or self._batch) and not self.closed.is_set():
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
@@ -157,6 +235,28 @@ class Connection:
                 pass
         if self._closer is not None:  # let the close frame with its code get out first
             await self._closer
+
+
+@types.coroutine
+def _go_on(it: Generator[Any, Any, Any], waiting: Any) -> Generator[Any, Any, None]:
+    """Await the rest of a send whose first step ran in Connection.push: hand the future
+    it waits on to the running task, then feed it what the task sends or throws in."""
+    while True:
+        try:
+            value = yield waiting
+        except GeneratorExit:
+            it.close()
+            raise
+        except BaseException as exc:  # cancellation goes to the send, as for any await
+            try:
+                waiting = it.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting = it.send(value)
+            except StopIteration:
+                return
 
 
 @dataclass

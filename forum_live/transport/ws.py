@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..domain.commands import Command, Hello, Ping, StateSync
@@ -73,16 +73,61 @@ async def _receive_text(ws: WebSocket) -> str | bytes | None:
     return msg.get("text") if msg.get("text") is not None else msg.get("bytes") or b""
 
 
+SERVER_SEND = "forum_live.server_send"  # scope key: the ASGI server's own `send`
+
+
+def keep_server_send(app: ASGIApp) -> ASGIApp:
+    """The outermost ASGI layer (run.py, tests/support/live.py): a WebSocket's scope
+    carries the server's own `send`, before any middleware wrapped it, for
+    `frame_writer`. Everything else passes through untouched."""
+    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[SERVER_SEND] = send
+        await app(scope, receive, send)
+    return wrapper
+
+
+def frame_writer(server_send: Any) -> Callable[[list[str]], bool] | None:
+    """Several text frames in one write to the socket, when the server is uvicorn's
+    websockets-sansio protocol (run.py's choice): `server_send` is its bound `send`.
+    The frames are framed by that protocol's own websockets connection exactly as its
+    `send` does, one after another, and leave in one `transport.write` (one syscall per
+    socket for all entries of a group commit, where each `send` is one syscall). Returns
+    False, writing nothing, whenever `send` itself would wait or fail (the transport's
+    buffer above its high-water mark, closing, closed): then the frames go through the
+    connection's bounded queue and writer task as before. None for any other server."""
+    proto: Any = getattr(server_send, "__self__", None)
+    if type(proto).__name__ != "WebSocketsSansIOProtocol" or not all(
+            hasattr(proto, a) for a in ("conn", "transport", "writable", "disconnected",
+                                        "close_sent", "initial_response")):
+        return None
+    conn, transport, writable = proto.conn, proto.transport, proto.writable
+
+    def write(frames: list[str]) -> bool:
+        if (not writable.is_set() or proto.disconnected or proto.close_sent
+                or proto.initial_response is not None or transport.is_closing()):
+            return False
+        for frame in frames:
+            conn.send_text(frame.encode())
+        transport.write(b"".join(conn.data_to_send()))
+        return True
+    return write
+
+
 class SocketEndpoint:
     """The ASGI app of /ws/events/{id}: Starlette's WebSocket for the handshake and the
     reads, the plain ASGI `send` for the fan-out hot path (a frame is one call, without
-    the wrappers, which showed up in the fan-out profile)."""
+    the wrappers, which showed up in the fan-out profile) and, with uvicorn's
+    websockets-sansio protocol, `frame_writer` (the frames of one group commit in one
+    write per socket)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await websocket_endpoint(WebSocket(scope, receive, send), send)
+        await websocket_endpoint(WebSocket(scope, receive, send), send,
+                                 frame_writer(scope.get(SERVER_SEND)))
 
 
-async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None) -> None:
+async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None,
+                             write_frames: Callable[[list[str]], bool] | None = None) -> None:
     forum: Forum = ws.app.state.forum
     limits = forum.settings.limits
     event_id = ws.path_params["event_id"]
@@ -132,14 +177,16 @@ async def websocket_endpoint(ws: WebSocket, raw_send: Send | None = None) -> Non
                 "close another tab of this event")))
             await ws.close(code=CLOSE_TOO_MANY, reason="too many sockets")
             return
-        await _serve(ws, forum, rt, claims.participant, cmd.resume_from, raw_send)
+        await _serve(ws, forum, rt, claims.participant, cmd.resume_from, raw_send,
+                     write_frames)
 
     except WebSocketDisconnect:
         return
 
 
 async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int | None,  # type: ignore[no-untyped-def]
-                 raw_send: Send | None = None) -> None:
+                 raw_send: Send | None = None,
+                 write_frames: Callable[[list[str]], bool] | None = None) -> None:
     limits = forum.settings.limits
 
     send_text: Callable[[str], Awaitable[None]] = ws.send_text
@@ -152,6 +199,7 @@ async def _serve(ws: WebSocket, forum: "Forum", rt, pid: str, resume_from: int |
         await ws.close(code=code, reason=reason)
 
     conn = Connection(pid, send_text, close, limits.outbound_queue, limits.send_timeout_s)
+    conn.write_frames = write_frames
     conn.reader = asyncio.current_task()
     conn.start()
     try:

@@ -17,6 +17,7 @@ import websockets
 
 from forum_live.app import create_app
 from forum_live.config import Settings
+from forum_live.transport.ws import keep_server_send
 
 ORGANIZER = "test-organizer-token"
 
@@ -64,7 +65,9 @@ async def start_server(data_dir: Path, *, database_url: str | None = None,
     settings = settings.with_limits(**{"presence_grace_s": 0, "join_rate": 1e6,
                                        "join_burst": 1_000_000, **limits})
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
+    # as run.py: uvicorn's websockets-sansio protocol, its own send kept for the fast path
+    config = uvicorn.Config(keep_server_send(app), host="127.0.0.1", port=settings.port,
+                            log_level="warning", ws="websockets-sansio",
                             ws_max_size=max(4 * settings.limits.frame_max, 1 << 20),
                             ws_per_message_deflate=False, lifespan="on",
                             ws_ping_interval=settings.limits.ws_ping_interval_s,
