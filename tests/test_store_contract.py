@@ -257,3 +257,28 @@ async def test_a_reseal_keeps_every_count_and_answer(kit: Kit) -> None:
     await s.reseal("ev1", ["p1"])
     assert await box() == before
 
+
+
+async def test_minutes_files_are_kept_by_digest_and_erased_with_the_event(kit: Kit) -> None:
+    """Issue 16: the bytes of an approved minutes version, under their SHA-256."""
+    import hashlib
+
+    s = kit.store
+    await s.create_event(row("ev1"), entry(1, "event.created"))
+    await s.create_event(row("ev2"), entry(1, "event.created"))
+    pdf, md = b"%PDF-1.7\x00\xff frozen", "# Protokoll\n".encode()
+    digest = {b: hashlib.sha256(b).hexdigest() for b in (pdf, md)}
+    assert await s.load_minutes_file("ev1", digest[pdf]) is None
+    await s.save_minutes_files("ev1", [pdf, md])
+    await s.save_minutes_files("ev2", [md])
+    await s.save_minutes_files("ev1", [pdf])  # the same bytes again: kept once
+    assert await s.load_minutes_file("ev1", digest[pdf]) == pdf
+    assert await s.load_minutes_file("ev1", digest[md]) == md
+    assert await s.load_minutes_file("ev2", digest[pdf]) is None  # per event
+    await s.delete_event("ev1")  # erasure erases them too
+    assert await s.load_minutes_file("ev1", digest[pdf]) is None
+    assert await s.load_minutes_file("ev1", digest[md]) is None
+    assert await s.load_minutes_file("ev2", digest[md]) == md
+    await s.close()
+    await s.open()
+    assert await s.load_minutes_file("ev2", digest[md]) == md

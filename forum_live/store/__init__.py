@@ -66,6 +66,14 @@ class Store(Protocol):
     async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
         """The event's last saved snapshot as (seq, blob), or None."""
         ...
+    async def save_minutes_files(self, event_id: str, files: Sequence[bytes]) -> None:
+        """Keep the bytes of an approved minutes version (issue 16), each under its SHA-256
+        hex digest (the journal's `minutes.approved` names them); a digest kept already
+        stays. Written behind every write already queued; erased with the event."""
+        ...
+    async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
+        """The bytes kept under that digest for the event, or None."""
+        ...
     async def probe(self) -> None:
         """A tiny real write: raises StoreError while writes cannot be made durable."""
         ...

@@ -8,6 +8,7 @@ value that cannot be stored (a lone surrogate) fails here exactly as it does in 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class MemoryStore:
     counts: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     texts: list[tuple[str, str, str, str]] = field(default_factory=list)
     snapshots: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    minutes_files: dict[tuple[str, str], bytes] = field(default_factory=dict)
     commits: int = 0
     failures: int = 0
     # A test's way to make the storage refuse writes (as a full disk would): while it
@@ -160,6 +162,8 @@ class MemoryStore:
             self.counts = {k: n for k, n in self.counts.items() if k[0] != event_id}
             self.texts = [t for t in self.texts if t[0] != event_id]
             self.snapshots.pop(event_id, None)
+            self.minutes_files = {k: b for k, b in self.minutes_files.items()
+                                  if k[0] != event_id}
         await self._write(event_id, apply)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
@@ -171,6 +175,16 @@ class MemoryStore:
 
     async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
         return self.snapshots.get(event_id)
+
+    async def save_minutes_files(self, event_id: str, files: Sequence[bytes]) -> None:
+        def apply() -> None:
+            for b in files:
+                self.minutes_files.setdefault((event_id, hashlib.sha256(b).hexdigest()),
+                                              bytes(b))
+        await self._write(event_id, apply)
+
+    async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
+        return self.minutes_files.get((event_id, sha256))
 
     async def flush(self) -> None:
         await asyncio.sleep(0)

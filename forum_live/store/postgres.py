@@ -18,6 +18,7 @@ own (connection lost, server shutting down, disk full: StoreUnavailable).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -293,7 +294,7 @@ class PostgresStore:
         one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = $1", one)
                             for table in ("journal", *BALLOT_TABLES, "snapshots",
-                                          "event_owners")]
+                                          "event_owners", "minutes_files")]
                            + [("DELETE FROM events WHERE id = $1", one)], forget=event_id)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
@@ -301,6 +302,12 @@ class PostgresStore:
                              "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, "
                              "data = excluded.data WHERE excluded.seq >= snapshots.seq",
                              [(event_id, seq, bytes(blob))])])
+
+    async def save_minutes_files(self, event_id: str, files: Sequence[bytes]) -> None:
+        await self._submit([("INSERT INTO minutes_files (event_id, sha256, data) "
+                             "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                             [(event_id, hashlib.sha256(b).hexdigest(), bytes(b))
+                              for b in files])])
 
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
@@ -520,6 +527,11 @@ class PostgresStore:
         rows = await self._fetch("SELECT seq, data FROM snapshots WHERE event_id = $1",
                                  event_id)
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
+
+    async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
+        rows = await self._fetch("SELECT data FROM minutes_files WHERE event_id = $1 AND "
+                                 "sha256 = $2", event_id, sha256)
+        return bytes(rows[0][0]) if rows else None
 
     # -- the ballot box at rest (issue 13) --------------------------------------------
     async def reseal(self, event_id: str, poll_ids: Sequence[str]) -> int:

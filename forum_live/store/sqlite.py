@@ -8,6 +8,7 @@ So fan-out and acks happen only after the commit, and always in journal order.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -232,7 +233,7 @@ class SqliteStore:
         one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = ?", one)
                             for table in ("journal", "poll_voters", "poll_counts", "poll_texts",
-                                          "snapshots")]
+                                          "snapshots", "minutes_files")]
                            + [("DELETE FROM events WHERE id = ?", one)], forget=event_id)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
@@ -247,6 +248,19 @@ class SqliteStore:
                                         (event_id,)) as cur:
             row = await cur.fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
+
+    async def save_minutes_files(self, event_id: str, files: Sequence[bytes]) -> None:
+        await self._submit([("INSERT OR IGNORE INTO minutes_files (event_id, sha256, data) "
+                             "VALUES (?, ?, ?)",
+                             [(event_id, hashlib.sha256(b).hexdigest(), bytes(b))
+                              for b in files])])
+
+    async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
+        assert self._reader is not None
+        async with self._reader.execute("SELECT data FROM minutes_files WHERE event_id = ? "
+                                        "AND sha256 = ?", (event_id, sha256)) as cur:
+            row = await cur.fetchone()
+        return bytes(row[0]) if row else None
 
     async def flush(self) -> None:
         """Wait until everything appended so far is committed."""
