@@ -38,6 +38,7 @@ class Forum:
     closing: bool = False
     on_runtime: list[Callable[[EventRuntime], None]] = field(default_factory=list)  # on load
     unloads: int = 0  # events unloaded after their idle grace, for tests and benchmarks
+    on_unload: list[Callable[[EventRuntime], None]] = field(default_factory=list)  # after it
     features: Features = field(default_factory=domain_features)  # create_app sets the app's
     _sweeper: asyncio.Task[None] | None = None
     # a cluster node (issue 14, forum_live/cluster) loads an event as its owner or follower
@@ -173,6 +174,8 @@ class Forum:
                     continue
                 del self.runtimes[event_id]  # no await between the check and this
                 await rt.unload()
+                for hook in self.on_unload:
+                    hook(rt)
             self.unloads += 1
             done.append(event_id)
             log.info("event %s unloaded after %.0f s idle (seq %d)", event_id, idle,

@@ -352,7 +352,9 @@ class EventRuntime:
         tasks (results, reactions, reseal, a snapshot being saved), a pending deadline
         (breakout round, speaker limit, countdown: the clock must fire it), an active
         recording."""
-        if (self.hub.connections or self._leaving or self._inflight or self._commit_waiters
+        if (self.hub.connections or getattr(self.hub, "remote", None)  # a cluster owner:
+                # sockets on other nodes count as connected (forum_live/cluster ClusterHub)
+                or self._leaving or self._inflight or self._commit_waiters
                 or self.broken or self.deleted or self.unloaded
                 or self.state.seq != self.committed_seq
                 or any(t is not self._watcher for t in self.tasks)

@@ -167,3 +167,33 @@ async def test_a_pending_breakout_deadline_keeps_the_event_loaded_until_it_fired
     assert rt.state.breakout is None
     assert all(p.room == rt.state.plenary_room for p in rt.state.participants.values())
     await m2.close()
+
+
+async def test_sockets_on_other_cluster_nodes_keep_the_owner_loaded() -> None:
+    """A cluster owner's hub counts the sockets of other nodes (ClusterHub.remote): with
+    none of its own it is still in use, and must not be unloaded."""
+    from forum_live.cluster.follower import ClusterHub
+    from forum_live.config import Limits
+    from forum_live.domain import setup
+    from forum_live.domain.commands import EventIn, TopicIn
+    from forum_live.domain.context import Context
+    from forum_live.live import EventRuntime
+    from forum_live.store.memory import MemoryStore
+
+    store = MemoryStore()
+    await store.open()
+    limits = Limits(idle_unload_s=0)
+    first = setup.create_event(Context.current(limits), EventIn(title="F",
+                                                               topics=[TopicIn(title="A")]))
+    first.seq = 1
+    await store.create_event({"id": "ev1", "title": "F", "created_at": first.at,
+                              "participant_key": "p", "moderator_key": "m"}, first)
+    rt = await EventRuntime.load(store, "ev1", limits)
+    rt.hub = ClusterHub()
+    assert rt.idle_for() is not None  # nobody anywhere: idle
+    rt.hub.set_remote("p1", "node-b", 1)
+    assert rt.idle_for() is None
+    rt.hub.set_remote("p1", "node-b", 0)
+    assert rt.idle_for() is not None
+    await rt.close_all(1001, "end of test")
+    await store.close()
