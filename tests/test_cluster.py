@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from tests.support.live import ORGANIZER, Client, create_event, free_port, join
 from tests.support.pg import PgServer
@@ -481,3 +482,48 @@ async def test_a_breakout_round_closes_exactly_once_across_an_owner_kill(
         await m2.close()
     finally:
         stop_all(nodes)
+
+
+async def test_gdpr_export_and_erasure_through_a_follower_node(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=3.0)
+    n1, n2 = nodes
+    org = {"Authorization": f"Bearer {ORGANIZER}"}
+    try:
+        async with n1.http() as h1, n2.http() as h2:
+            ev = await create_event(h1)
+            anna = await join(h2, ev, "Anna")
+            a1 = await Client.connect(n1, ev["id"], anna["token"])
+            a2 = await Client.connect(n2, ev["id"], anna["token"])
+            said = await a2.request("chat.send", room=ev["plenary_room"], text="meine Daten")
+            assert said["type"] == "ok"
+            await a1.wait_for(lambda e: e["type"] == "chat.message")
+            pid = anna["participant"]["id"]
+            r = await h2.get(f"/api/events/{ev['id']}/participants/{pid}/export", headers=org)
+            assert r.status_code == 200, r.text
+            assert "meine Daten" in r.text
+            r = await h2.delete(f"/api/events/{ev['id']}", headers=org)  # on the follower
+            assert r.status_code == 200, r.text
+            for c in (a1, a2):  # the owner's sockets too, within a lease round
+                with pytest.raises(Exception):
+                    while True:
+                        await c.recv(8)
+            assert await journal(db, ev["id"]) == []
+            assert await sql(db, "SELECT * FROM event_owners WHERE event_id = $1", ev["id"]) == []
+            for h in (h1, h2):
+                r = await h.post(f"/api/events/{ev['id']}/join",
+                                 json={"name": "X", "key": ev["participant_key"]})
+                assert r.status_code in (403, 404), r.text
+        key = f"fl:ev:{ev['id']}"
+        r = aioredis.Redis.from_url(redis_server.last_url)
+        try:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + 5
+            while loop.time() < until and await r.exists(key):
+                await asyncio.sleep(0.2)
+            assert not await r.exists(key)  # nothing of it left in Redis
+        finally:
+            await r.aclose()
+    finally:
+        stop_all(nodes)
+

@@ -35,7 +35,7 @@ import redis.asyncio as aioredis
 from ..domain import errors as domain_errors
 from ..domain.commands import JoinIn
 from ..domain.entries import Entry
-from ..domain.errors import DomainError, Internal, Unavailable
+from ..domain.errors import DomainError, Internal, NotFound, Unavailable
 from ..domain.model import Role
 from ..domain import setup
 from ..live import EventRuntime
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 8.0  # a forwarded request unanswered this long: `unavailable`
+# a stream outlives its event's last entry by this long (resume reads the journal after it);
+# personal data does not linger in Redis
+STREAM_TTL_S = 24 * 3600
 DEADLINE_S = 5.0  # the owner does not start a request older than this (the asker waits longer)
 ERRORS: dict[str, type[DomainError]] = {
     cls.code: cls for cls in vars(domain_errors).values()
@@ -238,6 +241,8 @@ class Cluster:
             new = await self.forum.runtime(event_id)
             if not isinstance(new, FollowerRuntime):
                 self.takeovers += 1
+        except NotFound:  # erased (GDPR): its sockets here are closed, its stream goes
+            await self._forget(event_id)
         except Exception:
             log.exception("cluster: taking over event %s failed", event_id)
         finally:
@@ -292,6 +297,16 @@ class Cluster:
         for event_id in held:
             if event_id not in kept and self.owned.get(event_id) == held[event_id]:
                 await self._step_down(event_id)
+                if await self.forum.store.event_row(event_id) is None:
+                    await self._forget(event_id)
+
+    async def _forget(self, event_id: str) -> None:
+        """An erased event: nothing of it stays in Redis either."""
+        self.owners.pop(event_id, None)
+        try:
+            await self._redis.delete(stream_key(event_id))
+        except Exception as exc:  # noqa: BLE001 - it expires (STREAM_TTL_S) anyway
+            log.warning("cluster: stream of erased event %s not deleted: %s", event_id, exc)
 
     async def _watch(self) -> None:
         follow = list(self.followers.values())
@@ -338,6 +353,7 @@ class Cluster:
                         pipe.xadd(stream_key(event_id),
                                   {"row": json.dumps(e.to_row()), "epoch": epoch},
                                   id=f"{e.seq}-0", maxlen=limit, approximate=True)
+                    pipe.expire(stream_key(event_id), STREAM_TTL_S)
                 for result in await pipe.execute(raise_on_error=False):
                     if isinstance(result, Exception) and "equal or smaller" not in str(result):
                         log.warning("cluster: publish refused: %s", result)

@@ -25,6 +25,7 @@ class RedisServer:
     root: Path
     proc: subprocess.Popen[bytes] | None = None
     _next_db: int = 0
+    last_url: str = ""  # the URL new_url() handed out last
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
@@ -34,7 +35,8 @@ class RedisServer:
         db, self._next_db = self._next_db % 16, self._next_db + 1
         subprocess.run(["redis-cli", "-p", str(self.port), "-n", str(db), "FLUSHDB"],
                        capture_output=True, timeout=10)
-        return self.url(db)
+        self.last_url = self.url(db)
+        return self.last_url
 
     def start(self) -> None:
         log = open(self.root / "redis.log", "ab")
