@@ -197,3 +197,37 @@ async def test_sockets_on_other_cluster_nodes_keep_the_owner_loaded() -> None:
     assert rt.idle_for() is not None
     await rt.close_all(1001, "end of test")
     await store.close()
+
+
+async def test_start_up_loads_open_events_from_their_snapshot_and_no_ended_event(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = await start_server(data, resume_window=WINDOW)
+    try:
+        async with server.http() as http:
+            ended, running = await create_event(http, title="Vorbei"), await create_event(http)
+            mod = await join(http, ended, "Mia", moderator=True)
+            anna = await join(http, running, "Anna")
+        m = await Client.connect(server, ended["id"], mod["token"])
+        assert (await m.request("event.end"))["type"] == "ok"
+        await m.close()
+        a = await Client.connect(server, running["id"], anna["token"])
+        for i in range(WINDOW + 10):
+            await a.request("chat.send", room=running["plenary_room"], text=f"Zeile {i}")
+        await a.close()
+    finally:
+        await server.stop()  # shutdown saves a snapshot of each loaded event
+    server = await start_server(data, resume_window=WINDOW)
+    try:
+        forum = server.forum
+        assert list(forum.runtimes) == [running["id"]]  # the ended event was not folded
+        saved = await forum.store.load_snapshot(running["id"])
+        rt = forum.runtimes[running["id"]]
+        assert saved is not None and saved[0] <= rt.state.seq <= saved[0] + 2  # + presence
+        full, recent = await fold_journal(forum.store, running["id"], server.settings.limits,
+                                          use_snapshot=False)
+        assert ready_state(rt.state, anna["participant"]["id"]) == \
+            ready_state(full, anna["participant"]["id"])
+        assert [e.seq for e in rt.recent] == [e.seq for e in recent]  # the same window
+    finally:
+        await server.stop()
