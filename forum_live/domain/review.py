@@ -67,6 +67,9 @@ class Version:
     approved_by: str
     note: str | None
     model: dict[str, Any]  # the frozen minutes model of this version
+    # lang -> format -> SHA-256 of the bytes rendered at approval (kept by the store's
+    # minutes_files); empty for a version approved before the bytes were kept
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         return {"version": self.number, "status": "approved", "approved_at": self.approved_at,
@@ -205,8 +208,12 @@ def set_header(s: EventState, ctx: Context, values: dict[str, str | None]) -> li
 
 
 def approve(s: EventState, ctx: Context, by: str, note: str | None,
-            model: dict[str, Any], changes: list[dict[str, Any]]) -> list[Entry]:
-    """Freeze `model` (the current minutes, built by the caller) as the next version."""
+            model: dict[str, Any], changes: list[dict[str, Any]],
+            files: dict[str, dict[str, str]] | None = None) -> list[Entry]:
+    """Freeze `model` (the current minutes, built by the caller) as the next version.
+    `files` names the SHA-256 of every format's bytes rendered from the frozen model
+    (lang -> format -> digest); the caller renders them and keeps the bytes in the
+    store before the entry is committed (see transport/minutes_http.py)."""
     rv = review_state(s)
     if rv.versions and not changes and _same(rv.versions[-1].model, model):
         raise Conflict(f"nothing changed since version {rv.versions[-1].number}")
@@ -215,9 +222,16 @@ def approve(s: EventState, ctx: Context, by: str, note: str | None,
     frozen["approval"] = {"status": "approved", "version": number, "approved_at": ctx.at,
                           "approved_by": by, "note": (note or "").strip() or None,
                           "changes": changes}
-    return [Entry("minutes.approved", {"version": number, "approved_by": by,
-                                       "note": frozen["approval"]["note"], "model": frozen},
-                  ctx.at, audience=Audience.INTERNAL)]
+    data: dict[str, Any] = {"version": number, "approved_by": by,
+                            "note": frozen["approval"]["note"], "model": frozen}
+    if files:
+        data["files"] = files
+    return [Entry("minutes.approved", data, ctx.at, audience=Audience.INTERNAL)]
+
+
+def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two minutes models say the same (their approval parts aside)."""
+    return _same(a, b)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -311,7 +325,8 @@ def _header(s: EventState, e: Entry) -> None:
 def _approved(s: EventState, e: Entry) -> None:
     rv = review_state(s)
     rv.versions.append(Version(e.data["version"], e.at, e.data["approved_by"],
-                               e.data.get("note"), e.data["model"]))
+                               e.data.get("note"), e.data["model"],
+                               dict(e.data.get("files") or {})))
 
 
 def review_view(s: EventState) -> dict[str, Any]:

@@ -1,20 +1,25 @@
 """Which minutes a download shows: the current draft, or a frozen approved version.
 
 The journal is the truth: each `minutes.approved` entry carries the whole model of its
-version, and the renderers are deterministic, so `?version=N` gives the same bytes every
-time. The current minutes are the last approved version as long as nothing changed since;
-otherwise a draft (version N+1) that lists what changed against version N.
+version and the SHA-256 of every format's bytes (per language), rendered once at approval
+(`render_all`) and kept by the store (`minutes_files`). `?version=N` serves those bytes,
+so they stay the same even when a later release renders differently. The current minutes
+are the last approved version as long as nothing changed since; otherwise a draft
+(version N+1) that lists what changed against version N.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 from ..domain.errors import NotFound
 from ..domain.model import EventState
-from ..domain.review import diff, review_state
+from ..domain.review import Version, diff, review_state
+from .formats import FORMATS
 from .model import build
+from .view import LANGUAGES
 
 
 def _content(m: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +42,32 @@ def current(s: EventState) -> dict[str, Any]:
     return model
 
 
-def frozen(s: EventState, number: int) -> dict[str, Any]:
+def version(s: EventState, number: int) -> Version:
     rv = review_state(s)
     if not 1 <= number <= len(rv.versions):
         raise NotFound(f"version: no approved version {number}")
-    return copy.deepcopy(rv.versions[number - 1].model)
+    return rv.versions[number - 1]
+
+
+def frozen(s: EventState, number: int) -> dict[str, Any]:
+    return copy.deepcopy(version(s, number).model)
+
+
+def as_bytes(body: str | bytes) -> bytes:
+    """What a download sends: text formats as UTF-8 (as the HTTP response encodes them)."""
+    return body.encode("utf-8") if isinstance(body, str) else body
+
+
+def digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def render_all(model: dict[str, Any]) -> dict[str, dict[str, bytes]]:
+    """Every minutes format in every language (lang -> format -> bytes): what an approval
+    freezes. Seconds of work (PDF, DOCX): the caller runs it off the event loop."""
+    return {lang: {name: as_bytes(f.render(copy.deepcopy(model), lang))
+                   for name, f in FORMATS.items()}
+            for lang in LANGUAGES}
 
 
 def listing(s: EventState) -> list[dict[str, Any]]:

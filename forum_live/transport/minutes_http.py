@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import logging
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from ..domain import review, setup
 from ..domain.commands import Body
 from ..domain.context import Context
-from ..domain.errors import Invalid, NotFound, Unauthorized
+from ..domain.errors import Conflict, Invalid, NotFound, Unauthorized
 from ..domain.model import Participant
 from ..domain.views import event_summary
 from ..export import model, tables, versions
@@ -35,6 +36,9 @@ from .i18n import choose_language, page
 if TYPE_CHECKING:
     from ..forum import Forum
     from ..live import EventRuntime
+
+
+log = logging.getLogger(__name__)
 
 
 class Access(Enum):
@@ -110,11 +114,46 @@ async def minutes_download(request: Request) -> Response:
     _, rt = await access(request, request.path_params["event_id"])
     data = _model(request, rt)  # on the loop: the state only changes there
     lang = _lang(request)
+    name = filename(rt.state.title, rt.id, fmt.name)
+    number = data["approval"]["version"] if data["approval"]["status"] == "approved" \
+        else None
+    if number is not None:  # an approved version: the bytes kept at its approval
+        v = versions.version(rt.state, number)
+        kept = v.files.get(lang, {}).get(fmt.name)
+        if kept is not None:
+            body, exact = await _frozen_bytes(request, rt, fmt.name, lang, kept, data)
+            response = _attachment(body, fmt.media_type, name)
+            response.headers["ETag"] = f'"{kept}"'
+            if not exact:
+                response.headers["X-Minutes-Rerendered"] = "1"
+            return response
+    return _attachment(await _render(fmt.name, data, lang), fmt.media_type, name)
+
+
+async def _render(fmt_name: str, data: dict[str, Any], lang: str) -> str | bytes:
+    fmt = FORMATS[fmt_name]
     if fmt.heavy:  # seconds of layout must not stall every socket of the server
-        body = await run_in_threadpool(fmt.render, copy.deepcopy(data), lang)
-    else:
-        body = fmt.render(data, lang)
-    return _attachment(body, fmt.media_type, filename(rt.state.title, rt.id, fmt.name))
+        return await run_in_threadpool(fmt.render, copy.deepcopy(data), lang)
+    return fmt.render(data, lang)
+
+
+async def _frozen_bytes(request: Request, rt: "EventRuntime", fmt_name: str, lang: str,
+                        kept: str, data: dict[str, Any]) -> tuple[bytes, bool]:
+    """The bytes named by the approval entry's digest, from the store. Should the store
+    have lost them (a restore of the journal alone), the frozen model is rendered again:
+    the same bytes are kept back; other bytes (a renderer changed since) are served as
+    (bytes, False), so the response says it is not the approved file."""
+    store = _forum(request).store
+    body = await store.load_minutes_file(rt.id, kept)
+    if body is not None and versions.digest(body) == kept:
+        return body, True
+    again = versions.as_bytes(await _render(fmt_name, data, lang))
+    if versions.digest(again) == kept:
+        await store.save_minutes_files(rt.id, [again])
+        return again, True
+    log.warning("event %s: the approved %s (%s) is not in the store and renders "
+                "differently now; serving a new rendering", rt.id, fmt_name, lang)
+    return again, False
 
 
 def _model(request: Request, rt: "EventRuntime") -> dict[str, Any]:
@@ -323,9 +362,23 @@ async def approve_endpoint(request: Request) -> Response:
     now = model.build(s)
     changes = review.diff(rv.versions[-1].model, now) if rv.versions else []
     by = body.by or rv.header.get("organizer") or labels(_lang(request))["organizer"]
-    [entry] = await rt.commit(review.approve(s, _ctx(request), by, body.note, now, changes))
+    [entry] = review.approve(s, _ctx(request), by, body.note, now, changes)
+    # Render every format once, from the very model the entry freezes, and keep the bytes
+    # before the entry names them: ?version=N serves these bytes for good.
+    files = await run_in_threadpool(versions.render_all, copy.deepcopy(entry.data["model"]))
+    await _forum(request).store.save_minutes_files(
+        rt.id, [b for per_lang in files.values() for b in per_lang.values()])
+    s = rt.state  # a reload (failed write elsewhere) may have replaced it meanwhile
+    rv = review.review_state(s)
+    if len(rv.versions) + 1 != entry.data["version"] or \
+            not review.same_content(model.build(s), now):
+        raise Conflict("the minutes changed while this version was being approved; "
+                       "please approve again")
+    entry.data["files"] = {lang: {f: versions.digest(b) for f, b in per_lang.items()}
+                           for lang, per_lang in files.items()}
+    [entry] = await rt.commit([entry])
     return JSONResponse({"version": entry.data["version"], "approved_at": entry.at,
-                         "approved_by": by}, status_code=201)
+                         "approved_by": by, "files": entry.data["files"]}, status_code=201)
 
 
 async def comment_endpoint(request: Request) -> Response:

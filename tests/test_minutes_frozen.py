@@ -1,0 +1,110 @@
+"""Issue 16: "a frozen version downloads the same bytes forever". The approval renders
+every format in every language once; the journal's `minutes.approved` names each file's
+SHA-256 and the store keeps the bytes, so a renderer that changes afterwards (here: a
+label, changed in this process, where the real server runs) does not change a single byte
+of version N. GDPR erasure of the event removes the kept bytes. Against SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from forum_live.export import markdown, versions, view
+from tests.support.live import LiveServer, auth, start_server
+from tests.support.pg import PgServer
+from tests.test_minutes_protokoll import forum
+
+FORMATS = ("md", "html", "json", "docx", "pdf")
+LANGS = ("de", "en")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_server(request: pytest.FixtureRequest, tmp_path: Path
+                     ) -> AsyncIterator[LiveServer]:
+    url = None
+    if request.param == "postgres":
+        pg: PgServer = request.getfixturevalue("postgres")
+        url = pg.new_database()
+    s = await start_server(tmp_path / "data", database_url=url)
+    try:
+        yield s
+    finally:
+        await s.stop()
+
+
+async def downloads(server: LiveServer, eid: str, **params: str) -> dict[tuple[str, str], Any]:
+    out = {}
+    async with server.http() as http:
+        for lang in LANGS:
+            for fmt in FORMATS:
+                r = await http.get(f"/api/events/{eid}/minutes.{fmt}", headers=auth(),
+                                   params={"lang": lang, **params})
+                assert r.status_code == 200, (fmt, lang, r.text[:200])
+                out[(lang, fmt)] = r
+    return out
+
+
+async def test_a_frozen_version_keeps_its_bytes_when_a_renderer_changes(
+        any_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = any_server
+    f = await forum(server)
+    eid = f["ev"]["id"]
+    base = f"/api/events/{eid}"
+    async with server.http() as http:
+        r = await http.post(f"{base}/minutes/approve", headers=auth(), json={"by": "Dr. Landrat"})
+        assert r.status_code == 201, r.text
+        files = r.json()["files"]
+    assert sorted(files) == sorted(LANGS) and all(sorted(files[x]) == sorted(FORMATS)
+                                                  for x in LANGS)
+    # the journal is the truth: the approval entry names the digest of every file
+    [approved] = [e async for e in server.forum.store.journal(eid)
+                  if e.kind == "minutes.approved"]
+    assert approved.data["version"] == 1 and approved.data["files"] == files
+
+    first = await downloads(server, eid, version="1")
+    for (lang, fmt), resp in first.items():
+        assert hashlib.sha256(resp.content).hexdigest() == files[lang][fmt], (lang, fmt)
+        assert resp.headers["etag"] == f'"{files[lang][fmt]}"'
+        assert "x-minutes-rerendered" not in resp.headers
+    assert b"# Protokoll: " in first[("de", "md")].content
+
+    # a later release renders differently: the title label changes in every format
+    original = view.labels
+
+    def changed(lang: str) -> dict[str, str]:
+        return view._Labels({**original(lang), "title": "Niederschrift"})
+    monkeypatch.setattr(view, "labels", changed)
+    rt = await server.forum.runtime(eid)
+    rerendered = markdown.render(versions.frozen(rt.state, 1), "de")
+    assert "# Niederschrift: " in rerendered  # the change is real: a new rendering differs
+    assert rerendered.encode() != first[("de", "md")].content
+
+    again = await downloads(server, eid, version="1")
+    for key, resp in again.items():
+        assert resp.content == first[key].content, key
+        assert hashlib.sha256(resp.content).hexdigest() == files[key[0]][key[1]]
+    # the current minutes are still version 1: the same kept bytes
+    current = await downloads(server, eid)
+    for key, resp in current.items():
+        assert resp.content == first[key].content, key
+
+    # an amendment makes a draft, rendered by today's code; version 1 stays as it was
+    async with server.http() as http:
+        r = await http.post(f"{base}/minutes/header", headers=auth(),
+                            json={"distribution": "Kreistag, Presse"})
+        assert r.status_code == 200, r.text
+        draft = await http.get(f"{base}/minutes.md", headers=auth())
+        assert "# Niederschrift: " in draft.text and "Entwurf" in draft.text
+        one = await http.get(f"{base}/minutes.pdf", headers=auth(), params={"version": "1"})
+        assert one.content == first[("de", "pdf")].content
+
+    # GDPR erasure of the event takes the kept bytes with it
+    async with server.http() as http:
+        assert (await http.delete(base, headers=auth())).status_code == 200
+    for lang in LANGS:
+        for fmt in FORMATS:
+            assert await server.forum.store.load_minutes_file(eid, files[lang][fmt]) is None
