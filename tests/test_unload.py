@@ -231,3 +231,35 @@ async def test_start_up_loads_open_events_from_their_snapshot_and_no_ended_event
         assert [e.seq for e in rt.recent] == [e.seq for e in recent]  # the same window
     finally:
         await server.stop()
+
+
+async def test_a_loaded_event_saves_a_snapshot_every_snapshot_every_entries() -> None:
+    from forum_live.config import Limits
+    from forum_live.domain import setup
+    from forum_live.domain.commands import EventIn, JoinIn, TopicIn
+    from forum_live.domain.context import Context
+    from forum_live.domain.model import Role
+    from forum_live.live import EventRuntime
+    from forum_live.store.memory import MemoryStore
+
+    store = MemoryStore()
+    await store.open()
+    limits = Limits(snapshot_every=10)
+    first = setup.create_event(Context.current(limits), EventIn(title="F",
+                                                               topics=[TopicIn(title="A")]))
+    first.seq = 1
+    await store.create_event({"id": "ev1", "title": "F", "created_at": first.at,
+                              "participant_key": "p", "moderator_key": "m"}, first)
+    rt = await EventRuntime.load(store, "ev1", limits)
+    for i in range(25):
+        await rt.write(lambda s, ctx, i=i: setup.register(s, ctx, JoinIn(name=f"P{i}"),
+                                                           Role.PARTICIPANT))
+    await until(lambda: "ev1" in store.snapshots and store.snapshots["ev1"][0] >= 21,
+                "a snapshot after 20 more entries")
+    seq = store.snapshots["ev1"][0]
+    again, _ = await fold_journal(store, "ev1", limits)  # from that snapshot + the tail
+    full, _ = await fold_journal(store, "ev1", limits, use_snapshot=False)
+    assert 21 <= seq < rt.state.seq == again.seq == full.seq == 26
+    assert again.participants == full.participants
+    await rt.close_all(1001, "end of test")
+    await store.close()
