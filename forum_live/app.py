@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Settings, settings_from_env
 from .domain.errors import DomainError
-from .cluster import make_cluster
+from .cluster import install as install_cluster, make_cluster
 from .demo import ensure_demo
 from .domain.features import Features, domain_features
 from .forum import Forum
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
+    install_cluster(app, cluster)  # outermost: a forwarded answer has the owner's headers
     app.state.settings = settings
     app.state.forum = forum
     app.state.media = media

@@ -120,6 +120,16 @@ async def test_chat_crosses_nodes_in_one_seq_order_and_resume_works_on_the_other
         await b2.request("ping")
         assert chats(b2) == chats(m, after=mark)
         assert [e["seq"] for e in b2.events] == sorted({e["seq"] for e in b2.events})
+        # an HTTP write on the follower (the organizer ends the event) runs on the owner;
+        # the answer comes once node 2 has it, so a read there right after sees it
+        async with n2.http() as h2:
+            org = {"Authorization": f"Bearer {ORGANIZER}"}
+            r = await h2.post(f"/api/events/{ev['id']}/end", headers=org)
+            assert r.status_code == 200, r.text
+            assert r.headers.get("x-frame-options") == "DENY"
+            assert (await h2.get(f"/api/events/{ev['id']}", headers=org)).json()["status"] == "ended"
+        ended = await a.wait_for(lambda e: e["type"] == "event.ended")
+        assert ended["seq"] == (await journal(db, ev["id"]))[-1][0]
         for c in (a, b2, m):
             await c.close()
     finally:

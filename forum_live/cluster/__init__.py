@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..forum import Forum
@@ -26,3 +26,12 @@ def make_cluster(forum: "Forum") -> "Cluster | None":
                       lease_s=settings.limits.owner_lease_s)
     forum.loader = cluster.load
     return cluster
+
+
+def install(app: Any, cluster: "Cluster | None") -> None:
+    """HTTP writes of events this node follows go to their owner (cluster/http.py)."""
+    if cluster is None:
+        return
+    from .http import ForwardWrites
+    app.add_middleware(ForwardWrites, cluster=cluster)
+    cluster.app = app

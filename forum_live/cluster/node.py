@@ -42,6 +42,7 @@ from ..live import EventRuntime
 from ..protocol import parse_frame
 from ..store import StoreError
 from .follower import CLOSE_MOVED, MOVED, ClusterHub, FollowerRuntime
+from .http import run_here
 
 if TYPE_CHECKING:
     from ..forum import Forum
@@ -111,6 +112,7 @@ class Cluster:
     _moving: set[str] = field(default_factory=set)
     closing: bool = False
     takeovers: int = 0
+    app: Any = None  # the node's ASGI app: forwarded HTTP writes run through it (http.py)
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -408,7 +410,8 @@ class Cluster:
             log.exception("cluster: a follower could not catch up")
 
     # -- forwarding ----------------------------------------------------------------------
-    async def call(self, event_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, event_id: str, payload: dict[str, Any],
+                   timeout: float = CALL_TIMEOUT_S) -> dict[str, Any]:
         """Ask the owner of `event_id`; raises the owner's DomainError, or Unavailable when
         there is no live owner or no answer in time (nothing was applied then)."""
         owner = await self.owner(event_id)
@@ -423,7 +426,7 @@ class Cluster:
                    "until": time.time() + DEADLINE_S, **payload}
         try:
             await self._redis.lpush(f"fl:rpc:{owner.node}", json.dumps(request))
-            reply = await asyncio.wait_for(fut, CALL_TIMEOUT_S)
+            reply = await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
             self.owners.pop(event_id, None)  # look the owner up anew next time
             raise Unavailable("the event's node did not answer; please try again") from None
@@ -538,6 +541,11 @@ class Cluster:
             elif not hub.count(pid):
                 await rt._leave(pid)
             return {}
+        if op == "http" and self.app is not None:
+            reply = await run_here(self.app, req)
+            current = self.forum.runtimes.get(event_id)
+            reply["seq"] = current.committed_seq if current is not None else 0
+            return reply
         raise Internal(f"unknown forwarded operation {op!r}")
 
 
