@@ -302,7 +302,8 @@ def _launch_polls(run: _Run, step: Step, scope: str) -> list[str]:
         cmd = PollCreate(type="poll.create", scope=scope, room=room, question=p["question"],  # type: ignore[arg-type]
                          kind=p["kind"], options=p.get("options"),
                          max_choices=p.get("max_choices"), scale=p.get("scale"),
-                         anonymous=p.get("anonymous", False), results=p.get("results", "live"))
+                         anonymous=p.get("anonymous", False), results=p.get("results", "live"),
+                         topic=step.plan.get("topic"))
         for e in run.do(poll_create, cmd):
             if e.kind == "poll.opened":
                 ids.append(e.data["poll"]["id"])

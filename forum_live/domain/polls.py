@@ -47,6 +47,7 @@ class PollCreate(Command):
     scale: Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
     anonymous: bool = False
     results: Literal["live", "on_close"] = "live"
+    topic: Id | None = None  # the agenda topic it belongs to (default: its rooms' topic)
 
 
 @register_command
@@ -95,6 +96,7 @@ class Poll:
     ballots: dict[str, dict[str, Any]] = field(default_factory=dict)  # named: voter -> ballot
     room_ballots: Counter[str] = field(default_factory=Counter)  # anonymous: room -> ballots
     published: dict[str, Any] | None = None  # anonymous: the last journaled results
+    topic: str | None = None  # the agenda topic (the minutes print it under that topic)
 
     @property
     def open(self) -> bool:
@@ -105,7 +107,8 @@ class Poll:
                 "question": self.question, "kind": self.kind, "options": self.options,
                 "scale": list(self.scale) if self.scale else None,
                 "max_choices": self.max_choices, "anonymous": self.anonymous,
-                "results": self.results, "status": "open" if self.open else "closed"}
+                "results": self.results, "status": "open" if self.open else "closed",
+                "topic": self.topic}
 
     def keys(self) -> list[str]:
         if self.kind == "rating" and self.scale:
@@ -316,10 +319,16 @@ def poll_create(s: EventState, ctx: Context, me: Participant, cmd: PollCreate) -
         raise Invalid("max_choices: only for multiple-choice polls")
     if sum(1 for p in s.polls.values() if p.open) >= ctx.limits.open_polls_max:
         raise Conflict(f"at most {ctx.limits.open_polls_max} open polls at once")
+    topic = cmd.topic
+    if topic is not None and topic not in s.topics:
+        raise NotFound(f"topic: no topic {topic!r} in this event")
+    if topic is None:  # a poll of breakout rooms belongs to their topic, if they share one
+        shared = {s.rooms[r].topic for r in rooms if r in s.rooms}
+        topic = shared.pop() if len(shared) == 1 else None
     poll = {"id": ctx.make_id(), "scope": cmd.scope, "room": room, "rooms": rooms,
             "question": cmd.question, "kind": cmd.kind, "options": options, "scale": scale,
             "max_choices": cmd.max_choices, "anonymous": cmd.anonymous,
-            "results": cmd.results, "status": "open"}
+            "results": cmd.results, "status": "open", "topic": topic}
     aud, aroom = Audience.ROOM if room else Audience.EVENT, room
     return [Entry("poll.opened", {"poll": poll}, ctx.at, room=aroom, audience=aud,
                   actor=me.id)]
@@ -380,7 +389,7 @@ def _opened(s: EventState, e: Entry) -> None:
     s.polls[d["id"]] = Poll(d["id"], d["scope"], d["room"], d["rooms"], d["question"],
                             d["kind"], d["options"], tuple(d["scale"]) if d["scale"] else None,
                             d.get("max_choices"), d["anonymous"], d["results"],
-                            e.actor or "", e.at)
+                            e.actor or "", e.at, topic=d.get("topic"))
 
 
 @register_apply("poll.voted")

@@ -58,6 +58,9 @@ class Shown:
 class SlideState:
     decks: dict[str, Deck] = field(default_factory=dict)
     shown: dict[str, Shown] = field(default_factory=dict)  # room -> the page on its stage
+    # every slides.shown in journal order: {"room", "slides" (None: taken off), "page",
+    # "at"}, so the minutes say which page was shown when
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def slide_state(s: EventState) -> SlideState:
@@ -120,6 +123,8 @@ def _added(s: EventState, e: Entry) -> None:
 def _shown(s: EventState, e: Entry) -> None:
     room = e.room or s.plenary_room
     part = slide_state(s)
+    part.history.append({"room": room, "slides": e.data.get("slides"),
+                         "page": e.data.get("page"), "at": e.at})
     if e.data.get("slides") is None:
         part.shown.pop(room, None)
     else:

@@ -25,6 +25,7 @@ WIDTHS = {
     "carried": [3.0, 6.4, 2.4, 2.8, 2.4],
     "run_of_show": [7.0, 3.4, 3.8, 2.8],
     "poll": [9.0, 2.6, 2.6],
+    "slides": [8.0, 2.4, 6.6],
     "votes": [6.0, 11.0],
     "rounds": [3.8, 4.5, 8.7],
     "recordings": [7.0, 3.5, 4.0, 2.5],
@@ -201,6 +202,29 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
     else:
         b.empty()
 
+    def poll(p: dict[str, Any], level: int) -> None:
+        doc.add_heading(p["question"], level=level)
+        meta = f"{p['mode']} · {L['poll_voters']}: {p['voters']}"
+        if p["room"]:
+            meta += f" · {L['room']}: {p['room']}"
+        if p["mean"] is not None:
+            meta += f" · {L['poll_mean']}: {p['mean']}"
+        doc.add_paragraph(meta).runs[0].italic = True
+        if p["chart"]:
+            doc.add_picture(io.BytesIO(chart.png(p["chart"])), width=Cm(12))
+            pic = doc.inline_shapes[-1]
+            pic._inline.docPr.set("descr", p["chart_alt"])
+            b.table("poll", [L["option"], L["count"], L["share"]],
+                    [[o["label"], o["count"], o["pct"]] for o in p["options"]])
+        if p["share_note"]:
+            doc.add_paragraph(p["share_note"]).runs[0].italic = True
+        if p["answers"]:
+            doc.add_heading(L["poll_answers"], level=level + 1)
+            b.bullets(p["answers"])
+        if p["votes"]:
+            doc.add_heading(L["poll_votes"], level=level + 1)
+            b.table("votes", [L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
+
     doc.add_heading(L["topics"], level=1)
     for i, t in enumerate(v["topics"], 1):
         doc.add_heading(f"{i}. {t['title']}", level=2)
@@ -210,6 +234,10 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
             doc.add_paragraph(t["description"])
         if t["slides"]:
             doc.add_paragraph(f"{L['slides']}: {t['slides']}")
+        if t["slides_shown"]:
+            doc.add_paragraph(L["slides_shown"]).runs[0].italic = True
+            b.table("slides", [L["slides"], L["slide_page"], L["shown_when"]],
+                    t["slides_shown"])
         if t["groups"]:
             doc.add_heading(L["plenary"], level=3)
             b.entries(t["groups"])
@@ -218,6 +246,10 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
             if r["members"]:
                 doc.add_paragraph(f"{L['members']}: {r['members']}").runs[0].italic = True
             b.entries(r["groups"])
+        if t["polls"]:
+            doc.add_heading(L["topic_polls"], level=3)
+            for p in t["polls"]:
+                poll(p, 4)
         if t["empty"]:
             b.empty()
     if v["other_rooms"]:
@@ -252,29 +284,11 @@ def render(model: dict[str, Any], lang: str = "de") -> bytes:
             p.add_run(q["answer"] or L["no_answer"])
 
     doc.add_heading(L["polls"], level=1)
+    if v["polls_in_topics"]:
+        doc.add_paragraph(L["polls_in_topics"]).runs[0].italic = True
     for p in v["polls"]:
-        doc.add_heading(p["question"], level=2)
-        meta = f"{p['mode']} · {L['poll_voters']}: {p['voters']}"
-        if p["room"]:
-            meta += f" · {L['room']}: {p['room']}"
-        if p["mean"] is not None:
-            meta += f" · {L['poll_mean']}: {p['mean']}"
-        doc.add_paragraph(meta).runs[0].italic = True
-        if p["chart"]:
-            doc.add_picture(io.BytesIO(chart.png(p["chart"])), width=Cm(12))
-            pic = doc.inline_shapes[-1]
-            pic._inline.docPr.set("descr", p["chart_alt"])
-            b.table("poll", [L["option"], L["count"], L["share"]],
-                    [[o["label"], o["count"], o["pct"]] for o in p["options"]])
-        if p["share_note"]:
-            doc.add_paragraph(p["share_note"]).runs[0].italic = True
-        if p["answers"]:
-            doc.add_heading(L["poll_answers"], level=3)
-            b.bullets(p["answers"])
-        if p["votes"]:
-            doc.add_heading(L["poll_votes"], level=3)
-            b.table("votes", [L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
-    if not v["polls"]:
+        poll(p, 2)
+    if not v["polls"] and not v["polls_in_topics"]:
         b.empty()
 
     doc.add_heading(L["breakouts"], level=1)

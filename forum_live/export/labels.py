@@ -66,6 +66,11 @@ EXTRA: dict[str, dict[str, str]] = {
         "xlsx_attendance": "Anwesenheit",
         "slides": "Folien",
         "slides_deck": "„{title}“ ({n} Seiten)",
+        "slides_shown": "Gezeigte Folien",
+        "slide_page": "Seite",
+        "shown_when": "Gezeigt",
+        "topic_polls": "Abstimmungen zum Thema",
+        "polls_in_topics": "Abstimmungen zu einem Thema stehen beim jeweiligen Thema.",
         "rv_title": "Prüfen und freigeben",
         "rv_lead": "Wer dabei war, kann jeden Eintrag anmerken oder eine Korrektur "
                    "vorschlagen. Die Moderation übernimmt oder lehnt Vorschläge ab; der "
@@ -168,6 +173,11 @@ EXTRA: dict[str, dict[str, str]] = {
         "xlsx_attendance": "Attendance",
         "slides": "Slides",
         "slides_deck": "“{title}” ({n} pages)",
+        "slides_shown": "Slides shown",
+        "slide_page": "Page",
+        "shown_when": "Shown",
+        "topic_polls": "Polls on this topic",
+        "polls_in_topics": "Polls on a topic are listed under that topic.",
         "rv_title": "Review and approve",
         "rv_lead": "Everyone who took part can comment on any entry or propose a correction. "
                    "Moderators accept or reject proposals; the organizer approves the minutes.",

@@ -75,6 +75,28 @@ def _empty(L: dict[str, str]) -> list[str]:
     return [f"_{esc(L['no_entries'])}_", ""]
 
 
+def _poll(p: dict[str, Any], L: dict[str, str], heading: str) -> list[str]:
+    out = [f"{heading} {esc(p['question'])}", ""]
+    meta = f"{p['mode']}, {L['poll_voters']}: {p['voters']}"
+    if p["room"]:
+        meta += f", {L['room']}: {p['room']}"
+    if p["mean"] is not None:
+        meta += f", {L['poll_mean']}: {p['mean']}"
+    out += [f"_{esc(meta)}_", ""]
+    if p["chart"]:
+        out += _table([L["option"], L["count"], L["share"]],
+                      [[o["label"], o["count"], o["pct"]] for o in p["options"]])
+    if p["share_note"]:
+        out += [f"_{esc(p['share_note'])}_", ""]
+    if p["answers"]:
+        out += [f"**{esc(L['poll_answers'])}**", ""]
+        out += [f"- {esc(x)}" for x in p["answers"]] + [""]
+    if p["votes"]:
+        out += [f"**{esc(L['poll_votes'])}**", ""]
+        out += _table([L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
+    return out
+
+
 def render(model: dict[str, Any], lang: str = "de") -> str:
     v = prepare(model, lang)
     L = v["L"]
@@ -130,6 +152,9 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
             out += [esc_line(t["description"]), ""]
         if t["slides"]:
             out += [f"{esc(L['slides'])}: {esc(t['slides'])}", ""]
+        if t["slides_shown"]:
+            out += [f"_{esc(L['slides_shown'])}_", ""]
+            out += _table([L["slides"], L["slide_page"], L["shown_when"]], t["slides_shown"])
         if t["groups"]:
             out += [f"#### {esc(L['plenary'])}", ""] + _groups(t["groups"], L)
         for r in t["rooms"]:
@@ -137,6 +162,10 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
             if r["members"]:
                 out += [f"_{esc(L['members'])}: {esc(r['members'])}_", ""]
             out += _groups(r["groups"], L)
+        if t["polls"]:
+            out += [f"#### {esc(L['topic_polls'])}", ""]
+            for p in t["polls"]:
+                out += _poll(p, L, "#####")
         if t["empty"]:
             out += _empty(L)
     if v["other_rooms"]:
@@ -171,26 +200,11 @@ def render(model: dict[str, Any], lang: str = "de") -> str:
                     ""]
 
     out += [f"## {esc(L['polls'])}", ""]
+    if v["polls_in_topics"]:
+        out += [f"_{esc(L['polls_in_topics'])}_", ""]
     for p in v["polls"]:
-        out += [f"### {esc(p['question'])}", ""]
-        meta = f"{p['mode']}, {L['poll_voters']}: {p['voters']}"
-        if p["room"]:
-            meta += f", {L['room']}: {p['room']}"
-        if p["mean"] is not None:
-            meta += f", {L['poll_mean']}: {p['mean']}"
-        out += [f"_{esc(meta)}_", ""]
-        if p["chart"]:
-            out += _table([L["option"], L["count"], L["share"]],
-                          [[o["label"], o["count"], o["pct"]] for o in p["options"]])
-        if p["share_note"]:
-            out += [f"_{esc(p['share_note'])}_", ""]
-        if p["answers"]:
-            out += [f"**{esc(L['poll_answers'])}**", ""]
-            out += [f"- {esc(x)}" for x in p["answers"]] + [""]
-        if p["votes"]:
-            out += [f"**{esc(L['poll_votes'])}**", ""]
-            out += _table([L["name"], L["vote"]], [[x["name"], x["answer"]] for x in p["votes"]])
-    if not v["polls"]:
+        out += _poll(p, L, "###")
+    if not v["polls"] and not v["polls_in_topics"]:
         out += _empty(L)
 
     out += [f"## {esc(L['breakouts'])}", ""]

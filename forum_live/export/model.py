@@ -101,8 +101,44 @@ def rounds(s: EventState) -> list[dict[str, Any]]:
     return out
 
 
+def poll_topic(s: EventState, poll: Any) -> str | None:
+    """The agenda topic a poll belongs to: its own (poll.create/the agenda step), else its
+    rooms' topic when they share one (polls journaled before polls carried a topic)."""
+    if poll.topic in s.topics:
+        return str(poll.topic)
+    shared = {s.rooms[r].topic for r in ([poll.room] if poll.room else poll.rooms)
+              if r in s.rooms}
+    topic = shared.pop() if len(shared) == 1 else None
+    return topic if topic in s.topics else None
+
+
+def slides_shown(s: EventState, topic: str) -> list[dict[str, Any]]:
+    """The decks of a topic, each with the pages shown, when, until when and where: a page
+    is shown until the next `slides.shown` of its room (another page, other slides, or the
+    slides taken off), else until the end of the event."""
+    part = slide_state(s)
+    history = part.history
+    out = []
+    for d in part.decks.values():
+        if d.topic != topic:
+            continue
+        shown = []
+        for i, h in enumerate(history):
+            if h["slides"] != d.id:
+                continue
+            until = next((x["at"] for x in history[i + 1:] if x["room"] == h["room"]),
+                         s.ended_at or None)
+            room = s.rooms.get(h["room"])
+            shown.append({"page": h["page"], "from": h["at"], "to": until,
+                          "room": None if h["room"] == s.plenary_room or room is None
+                          else room.title})
+        out.append({"id": d.id, "title": d.title, "pages": d.pages, "shown": shown})
+    return out
+
+
 def poll_results(s: EventState) -> list[dict[str, Any]]:
-    """Closed polls with their final result (named ones with who voted what)."""
+    """Closed polls with their final result (named ones with who voted what), each with
+    the agenda topic it belongs to (None: the general section)."""
     out = []
     names = {p.id: p.name for p in s.participants.values()}
     for poll in s.polls.values():
@@ -112,6 +148,7 @@ def poll_results(s: EventState) -> list[dict[str, Any]]:
         labels = poll.options if poll.kind in ("single", "multiple") else poll.keys()
         item: dict[str, Any] = {
             "id": poll.id, "question": poll.question, "kind": poll.kind, "scope": poll.scope,
+            "topic": poll_topic(s, poll),
             "room": s.rooms[poll.room].title if poll.room in s.rooms else None,
             "anonymous": poll.anonymous, "closed_at": poll.closed_at, "voters": r["total"],
             # share: of the people who voted (as the live UI), so a multiple-choice poll's
@@ -233,14 +270,14 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
     if recordings is None:  # the room recordings, and each entry's moment in them
         recordings = recordings_public(s)
     _at_recording = _recording_offsets(recordings)
-    decks = slide_state(s).decks
+    closed_polls = poll_results(s)
     topics = []
     for t in s.topics.values():
         topics.append({
             "id": t.id, "title": t.title, "speaker": t.speaker, "description": t.description,
             "rooms": _rooms_of_topic(s, t.id, written, _at_recording),
-            "slides": [{"title": d.title, "pages": d.pages} for d in decks.values()
-                       if d.topic == t.id],
+            "slides": slides_shown(s, t.id),
+            "polls": [p["id"] for p in closed_polls if p["topic"] == t.id],
             "entries": [_at_recording(_entry(m)) for m in written
                         if m.topic == t.id and s.rooms[m.room].kind is RoomKind.PLENARY],
         })
@@ -269,7 +306,7 @@ def build(s: EventState, recordings: list[dict[str, Any]] | None = None) -> dict
         "answered_questions": answered,
         "qa_open": qa_open,
         "breakout_rounds": rounds(s),
-        "polls": poll_results(s),
+        "polls": closed_polls,
         "attendance": people,
         "recordings": recordings or [],
         "counts": {"participants": len(s.participants),

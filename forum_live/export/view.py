@@ -237,6 +237,22 @@ def _poll(p: dict[str, Any], L: dict[str, str], lang: str) -> dict[str, Any]:
             "chart": _chart(options) if options and p["kind"] != "text" else None}
 
 
+def _slides_shown(decks: list[dict[str, Any]], L: dict[str, str], lang: str
+                  ) -> list[list[str]]:
+    """Rows (slides, page, shown from–to [room]) of the pages a topic's impulse showed."""
+    rows = []
+    for d in decks:
+        deck = L["slides_deck"].replace("{title}", d["title"]).replace("{n}", str(d["pages"]))
+        for x in d.get("shown") or []:
+            when = fmt_time(x["from"], lang)
+            if x.get("to"):
+                when += f"–{fmt_time(x['to'], lang)}"
+            if x.get("room"):
+                when += f" ({L['room']}: {x['room']})"
+            rows.append([deck, str(x["page"]), when])
+    return rows
+
+
 def _minutes(n: int, L: dict[str, str]) -> str:
     return f"{n} {L['minutes_unit']}"
 
@@ -368,19 +384,25 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
         return [_entry(e, rooms, L, lang) for e in items]
 
     plenary = entries(model["plenary"])
+    polls = {p["id"]: _poll(p, L, lang) for p in model["polls"]}
+    in_topic: set[str] = set()
     topics = []
     for t in model["topics"]:
+        topic_polls = [polls[pid] for pid in t.get("polls") or [] if pid in polls]
+        in_topic.update(p["id"] for p in topic_polls)
         topic_rooms = [{"title": r["title"], "groups": _groups(entries(r["entries"]), L),
                         "members": ", ".join(r.get("members") or []),
                         "count": len(r["entries"])} for r in t["rooms"] if r["entries"]]
         slides = ", ".join(L["slides_deck"].replace("{title}", d["title"]).replace(
             "{n}", str(d["pages"])) for d in t.get("slides") or [])
         own = entries(t["entries"])
+        shown = _slides_shown(t.get("slides") or [], L, lang)
         topics.append({"title": t["title"], "speaker": t.get("speaker") or "",
                        "description": t.get("description") or "",
-                       "slides": slides,
+                       "slides": slides, "slides_shown": shown,
                        "groups": _groups(own, L), "rooms": topic_rooms,
-                       "empty": not own and not topic_rooms})
+                       "polls": topic_polls,
+                       "empty": not own and not topic_rooms and not topic_polls})
     role = {"moderator": L["role_moderator"], "participant": L["role_participant"]}
     attendance = [{"name": a["name"], "organization": a.get("organization") or "",
                    "role": role.get(a["role"], a["role"]),
@@ -429,7 +451,8 @@ def prepare(model: dict[str, Any], lang: str = "de") -> dict[str, Any]:
         "questions": entries(model["questions"]),
         "answered": _qa(model.get("answered_questions") or [], L, lang),
         "qa_open": _qa(model.get("qa_open") or [], L, lang),
-        "polls": [_poll(p, L, lang) for p in model["polls"]],
+        "polls": [p for pid, p in polls.items() if pid not in in_topic],  # no topic
+        "polls_in_topics": bool(in_topic),
         "rounds": rounds,
         "attendance": attendance,
         "recordings": recordings,
