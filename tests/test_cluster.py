@@ -430,7 +430,11 @@ async def test_behind_haproxy_an_event_sticks_to_one_node_and_moves_when_it_dies
         talkers = [Talker(f"t{i}", ev, p["token"]) for i, p in enumerate(people)]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(t.talk(proxy, stop)) for t in talkers]
-        await asyncio.sleep(1.5)
+        # ownership follows the proxy: the event's sockets are all on `home`, so within a
+        # few lease rounds `home` owns it (its clients, media and decider on one node)
+        name = f"n{nodes.index(home) + 1}"
+        await wait_owner(db, ev["id"], name, 15.0)
+        await asyncio.sleep(1.0)
         assert all(t.acked for t in talkers)
         home.kill9()  # its clients come back through the proxy on the other node
         before = [len(t.acked) for t in talkers]
@@ -467,8 +471,9 @@ async def test_a_breakout_round_closes_exactly_once_across_an_owner_kill(
         async with n1.http() as h1:
             ev = await create_event(h1)
             mod = await join(h1, ev, "Mia", moderator=True)
-            await join(h1, ev, "Anna")
+            anna = await join(h1, ev, "Anna")
         m = await Client.connect(n2, ev["id"], mod["token"])  # on the follower
+        await Client.connect(n1, ev["id"], anna["token"])  # (so n1 keeps the event)
         opened = await m.request("breakouts.open", assign="auto", duration_s=3)
         assert opened["type"] == "ok", opened
         await asyncio.sleep(0.5)

@@ -72,6 +72,12 @@ UPDATE event_owners o SET lease_until = now() + make_interval(secs => $2)
  WHERE o.event_id = m.event_id AND o.epoch = m.epoch AND o.node = $1
 RETURNING o.event_id
 """
+HAND_OVER = """
+UPDATE event_owners SET node = $3, epoch = epoch + 1,
+       lease_until = now() + make_interval(secs => $4)
+ WHERE event_id = $1 AND node = $2 AND epoch = $5
+RETURNING epoch
+"""
 ORPHANS = """
 SELECT o.event_id FROM event_owners o JOIN events e ON e.id = o.event_id
  WHERE o.lease_until < now() AND e.status = 'open' AND o.node <> $1
@@ -112,6 +118,8 @@ class Cluster:
     _moving: set[str] = field(default_factory=set)
     closing: bool = False
     takeovers: int = 0
+    handovers: int = 0
+    _lonely: dict[str, tuple[str, float]] = field(default_factory=dict)  # event -> (node, since)
     app: Any = None  # the node's ASGI app: forwarded HTTP writes run through it (http.py)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -259,6 +267,7 @@ class Cluster:
                 await self._alive()
                 await self._renew()
                 await self._watch()
+                await self._rebalance(period)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -302,6 +311,43 @@ class Cluster:
                 if await self.forum.store.event_row(event_id) is None:
                     await self._forget(event_id)
 
+    async def _rebalance(self, period: float) -> None:
+        """Ownership follows the proxy: an event whose sockets are all on one other node
+        (the node the proxy hashes it to) for two lease rounds is handed to that node, so
+        its clients, its media and its decider share a node again."""
+        now = asyncio.get_running_loop().time()
+        for event_id, epoch in list(self.owned.items()):
+            rt = self.forum.runtimes.get(event_id)
+            hub = rt.hub if rt is not None else None
+            if rt is None or not isinstance(hub, ClusterHub):
+                continue
+            nodes = {n for counts in hub.remote.values() for n, c in counts.items() if c > 0}
+            if hub.connections or len(nodes) != 1 or rt.broken or event_id in self._moving:
+                self._lonely.pop(event_id, None)
+                continue
+            target = nodes.pop()
+            seen = self._lonely.setdefault(event_id, (target, now))
+            if seen[0] != target:
+                self._lonely[event_id] = (target, now)
+            elif now - seen[1] >= 2 * period:
+                await self._hand_over(rt, target, epoch)
+
+    async def _hand_over(self, rt: EventRuntime, target: str, epoch: int) -> None:
+        event_id = rt.id
+        self._lonely.pop(event_id, None)
+        self._moving.add(event_id)
+        try:
+            rt.unloaded = True  # from here on its commands answer `unavailable`
+            await self.forum.store.flush()  # what was decided is committed (or refused)
+            moved = await self._db.fetchval(HAND_OVER, event_id, self.node, target,
+                                            self.lease_s, epoch)
+            log.info("cluster node %s handed event %s to %s (epoch %s)", self.node,
+                     event_id, target, moved)
+            self.handovers += 1
+        finally:
+            self._moving.discard(event_id)
+        await self._step_down(event_id)
+
     async def _forget(self, event_id: str) -> None:
         """An erased event: nothing of it stays in Redis either."""
         self.owners.pop(event_id, None)
@@ -327,7 +373,7 @@ class Cluster:
             r = rows.get(rt.id)
             if r is not None:
                 self.owners[rt.id] = Owner(r["node"], int(r["epoch"]), bool(r["live"]))
-            if r is None or not r["live"]:
+            if r is None or not r["live"] or r["node"] == self.node:  # (handed to us)
                 await self._take_over(rt)
             elif int(r["epoch"]) != rt.owner_epoch:
                 rt.owner_epoch = int(r["epoch"])
