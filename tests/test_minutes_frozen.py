@@ -136,3 +136,37 @@ async def test_a_frozen_version_keeps_its_bytes_when_a_renderer_changes(
     for lang in LANGS:
         for fmt in FORMATS:
             assert await server.forum.store.load_minutes_file(eid, files[lang][fmt]) is None
+
+
+async def test_minutes_that_change_while_a_version_is_rendered_are_not_approved(
+        server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The approval renders off the event loop; a correction that lands meanwhile must not
+    be frozen under digests of bytes that do not show it: 409, nothing approved."""
+    import asyncio
+
+    f = await forum(server)
+    eid = f["ev"]["id"]
+    base = f"/api/events/{eid}"
+    loop = asyncio.get_running_loop()
+    render_all = versions.render_all
+
+    async def amend() -> None:
+        async with server.http() as http:
+            r = await http.post(f"{base}/minutes/header", headers=auth(),
+                                json={"location": "Rathaus Selb"})
+            assert r.status_code == 200, r.text
+
+    def racing(model: dict[str, Any]) -> dict[str, dict[str, bytes]]:
+        asyncio.run_coroutine_threadsafe(amend(), loop).result(30)  # while rendering
+        return render_all(model)
+    monkeypatch.setattr(versions, "render_all", racing)
+    async with server.http() as http:
+        r = await http.post(f"{base}/minutes/approve", headers=auth(), json={})
+        assert r.status_code == 409, r.text
+        listing = (await http.get(f"{base}/minutes/versions", headers=auth())).json()
+        assert [v["status"] for v in listing] == ["draft"]
+        monkeypatch.setattr(versions, "render_all", render_all)
+        r = await http.post(f"{base}/minutes/approve", headers=auth(), json={})
+        assert r.status_code == 201 and r.json()["version"] == 1
+        md = await http.get(f"{base}/minutes.md", headers=auth(), params={"version": "1"})
+        assert "Rathaus Selb" in md.text
