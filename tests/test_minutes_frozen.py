@@ -170,3 +170,48 @@ async def test_minutes_that_change_while_a_version_is_rendered_are_not_approved(
         assert r.status_code == 201 and r.json()["version"] == 1
         md = await http.get(f"{base}/minutes.md", headers=auth(), params={"version": "1"})
         assert "Rathaus Selb" in md.text
+
+
+async def test_the_offline_export_writes_the_kept_bytes(
+        server: LiveServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`run.py export` (no server) writes an approved version as the bytes kept at its
+    approval, also after a renderer changed; an unknown version is refused."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from forum_live.export import cli
+
+    f = await forum(server)
+    eid = f["ev"]["id"]
+    async with server.http() as http:
+        r = await http.post(f"/api/events/{eid}/minutes/approve", headers=auth(), json={})
+        assert r.status_code == 201, r.text
+        files = r.json()["files"]
+        pdf = (await http.get(f"/api/events/{eid}/minutes.pdf", headers=auth(),
+                              params={"version": "1"})).content
+    await server.forum.store.flush()
+    original = view.labels
+    monkeypatch.setattr(view, "labels", lambda lang: view._Labels(
+        {**original(lang), "title": "Niederschrift"}))
+    kept: dict[str, bytes] = {}
+    state = await cli.load_state(server.settings.db_path, eid, kept)
+    assert state is not None and set(kept) == {d for per in files.values()
+                                               for d in per.values()}
+    for lang in LANGS:
+        for fmt in FORMATS:
+            body = await asyncio.to_thread(cli.minutes, state, kept, fmt, lang, 1)
+            raw = body.encode() if isinstance(body, str) else body
+            assert hashlib.sha256(raw).hexdigest() == files[lang][fmt], (lang, fmt)
+    out = tmp_path / "v1.pdf"
+    run = [sys.executable, "run.py", "export", eid, "--data-dir",
+           str(server.settings.data_dir), "--format", "pdf", "--version", "1", "--out", str(out)]
+    root = Path(__file__).resolve().parent.parent
+    done = await asyncio.to_thread(subprocess.run, run, cwd=root, capture_output=True,
+                                   text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == pdf
+    run[run.index("--version") + 1] = "2"
+    done = await asyncio.to_thread(subprocess.run, run, cwd=root, capture_output=True,
+                                   text=True, timeout=120)
+    assert done.returncode == 2 and "no approved version 2" in done.stderr

@@ -1,6 +1,8 @@
 """`python run.py export EVENT_ID --format md|html|pdf|docx|json|attendance.csv|polls.csv|tables.xlsx
-[--out FILE] [--lang de|en]`: the minutes
-of one event from the data dir, without a running server.
+[--out FILE] [--lang de|en] [--version N]`: the minutes
+of one event from the data dir, without a running server. An approved version (`--version
+N`, or the current minutes while they are that version) is written as the bytes kept at
+its approval, as the server serves them.
 
 Reads the journal (and the sealed ballot box) and folds it, exactly as a server start
 would, but writes nothing back: whoever the journal still shows online (the server was
@@ -19,7 +21,9 @@ from typing import Callable
 from ..config import settings_from_env
 from ..domain import setup
 from ..domain.context import Context
+from ..domain.errors import NotFound
 from ..domain.model import EventState
+from ..domain.review import review_state
 from ..store.sqlite import SqliteStore
 from . import tables, versions
 from .formats import FORMATS
@@ -38,10 +42,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, help="the server's data dir (default ./data or "
                                                    "FORUM_DATA_DIR)")
     p.add_argument("--lang", choices=["de", "en"], default="de")
+    p.add_argument("--version", type=int, help="an approved version (default: the current "
+                                               "minutes)")
     return p.parse_args(argv)
 
 
-async def load_state(db: Path, event_id: str) -> EventState | None:
+async def load_state(db: Path, event_id: str, kept: dict[str, bytes] | None = None
+                     ) -> EventState | None:
+    """The folded event; with `kept`, also every file kept for its approved versions
+    (digest -> bytes)."""
     store = SqliteStore(db, synchronous="NORMAL")
     await store.open()
     try:
@@ -54,6 +63,12 @@ async def load_state(db: Path, event_id: str) -> EventState | None:
             last_at = e.at or last_at
         async for e in store.sealed(event_id):
             state.apply(e)
+        if kept is not None:
+            for v in review_state(state).versions:
+                for digest in (d for per in v.files.values() for d in per.values()):
+                    body = await store.load_minutes_file(event_id, digest)
+                    if body is not None and versions.digest(body) == digest:
+                        kept[digest] = body
     finally:
         await store.close()
     if last_at:
@@ -66,6 +81,19 @@ async def load_state(db: Path, event_id: str) -> EventState | None:
     return state
 
 
+def minutes(state: EventState, kept: dict[str, bytes], fmt: str, lang: str,
+            version: int | None = None) -> str | bytes:
+    """The current minutes (or approved `version`) in `fmt`: an approved version as the
+    bytes kept at its approval, rendered from its frozen model only where none were kept."""
+    model = versions.current(state) if version is None else versions.frozen(state, version)
+    if model["approval"]["status"] == "approved":
+        v = versions.version(state, model["approval"]["version"])
+        body = kept.get(v.files.get(lang, {}).get(fmt) or "")
+        if body is not None:  # text formats as text (UTF-8 on the way out: the same bytes)
+            return body if FORMATS[fmt].heavy else body.decode("utf-8")
+    return FORMATS[fmt].render(model, lang)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     settings = settings_from_env(data_dir=args.data_dir)
@@ -73,14 +101,19 @@ def main(argv: list[str]) -> int:
     if not db.exists():
         print(f"no forum data at {db}", file=sys.stderr)
         return 2
-    state = asyncio.run(load_state(db, args.event_id))
+    kept: dict[str, bytes] = {}
+    state = asyncio.run(load_state(db, args.event_id, kept))
     if state is None:
         print(f"no event {args.event_id!r} in {db}", file=sys.stderr)
         return 2
     if args.format in TABLES:  # German tables (`;`) unless --lang en
         body: str | bytes = TABLES[args.format](state, args.lang)
     else:  # the current minutes: the last approved version if nothing changed since
-        body = FORMATS[args.format].render(versions.current(state), args.lang)
+        try:
+            body = minutes(state, kept, args.format, args.lang, args.version)
+        except NotFound:
+            print(f"no approved version {args.version} of {args.event_id!r}", file=sys.stderr)
+            return 2
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(body, str):
