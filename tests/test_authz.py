@@ -191,6 +191,11 @@ SOCKET: dict[str, Row] = {
     "breakouts.help": Row(lambda w: {}, O, F, prep=manual_breakouts),
     "breakouts.close": Row(lambda w: {}, F, O, prep=open_breakouts),
     "breakouts.extend": Row(lambda w: {"seconds": 60}, F, O, prep=open_breakouts),
+    # one room: close, extend and listen in (moderators; listening is a media query)
+    "breakouts.close_room": Row(lambda w: {"room": w.objects["breakout"]}, F, O,
+                                prep=open_breakouts),
+    "breakouts.listen": Row(lambda w: {"room": w.objects["breakout"]}, F, O,
+                            prep=open_breakouts),
     "poll.create": Row(lambda w: {"scope": "event", "question": "?", "kind": "rating",
                                   "anonymous": True, "results": "live"}, F, O),
     "poll.vote": Row(lambda w: {"poll": w.objects["poll"], "choice": 0}, O, O),

@@ -76,9 +76,19 @@ class BreakoutsClose(Command):
 
 @register_command
 class BreakoutsExtend(Command):
-    """Extension: add (or with a negative value take) time from the running round."""
+    """Extension: add (or with a negative value take) time from the running round, or with
+    `room` from that one room only (BigBlueButton's "extend" per room)."""
     type: Literal["breakouts.extend"]
     seconds: Annotated[int, Field(ge=-MAX_DURATION_S, le=MAX_DURATION_S)]
+    room: Id | None = None
+
+
+@register_command
+class BreakoutsCloseRoom(Command):
+    """Extension: close one breakout room; its people go back to the plenary, the other
+    rooms go on. Closing the last open room closes the round."""
+    type: Literal["breakouts.close_room"]
+    room: Id
 
 
 # ---- helpers --------------------------------------------------------------------------
@@ -129,7 +139,7 @@ def least_full(s: EventState, rooms: list[str], counts: dict[str, int]) -> str |
     """The open room with the fewest people and a free seat (first one on ties)."""
     best = None
     for rid in rooms:
-        if not has_space(s, s.rooms[rid], counts):
+        if not s.rooms[rid].open or not has_space(s, s.rooms[rid], counts):
             continue
         if best is None or counts[rid] < counts[best]:
             best = rid
@@ -159,6 +169,23 @@ def _require_open(s: EventState) -> BreakoutRound:
     if rnd is None:
         raise Conflict("no breakout rooms are open")
     return rnd
+
+
+def open_rooms(s: EventState, rnd: BreakoutRound) -> list[str]:
+    """The round's rooms not closed on their own (breakouts.room_closed)."""
+    return [r for r in rnd.rooms if s.rooms[r].open]
+
+
+def room_ends_at(rnd: BreakoutRound, room: str) -> str | None:
+    """When one room of the round ends: its own end once extended alone, else the round's."""
+    return rnd.room_ends.get(room, rnd.ends_at)
+
+
+def _require_round_room(s: EventState, rnd: BreakoutRound, room: str) -> None:
+    if room not in rnd.rooms:
+        raise NotFound(f"room: {room!r} is not a breakout room of this round")
+    if not s.rooms[room].open:
+        raise Conflict("room: this breakout room is already closed")
 
 
 # ---- decisions ------------------------------------------------------------------------
@@ -293,6 +320,19 @@ def breakouts_help(s: EventState, ctx: Context, me: Participant, cmd: BreakoutsH
                   ctx.at, room=room, audience=Audience.MODERATORS, actor=me.id)]
 
 
+def _close_room(s: EventState, ctx: Context, rnd: BreakoutRound, room: str,
+                actor: str | None, reason: str) -> list[Entry]:
+    """One room closes: its people go back to the plenary (the last open room: the round)."""
+    if open_rooms(s, rnd) == [room]:
+        return _close(s, ctx, actor, reason)
+    out = [Entry("breakouts.room_closed", {"round": rnd.number, "room": room,
+                                           "reason": reason}, ctx.at, actor=actor)]
+    for p in s.participants.values():
+        if s.room_of(p.id) == room:
+            out += _moved(s, ctx, p.id, s.plenary_room, actor, "closed")
+    return out
+
+
 def _close(s: EventState, ctx: Context, actor: str | None, reason: str) -> list[Entry]:
     rnd = _require_open(s)
     out = [Entry("breakouts.closed", {"round": rnd.number, "reason": reason}, ctx.at,
@@ -311,15 +351,38 @@ def breakouts_close(s: EventState, ctx: Context, me: Participant, cmd: Breakouts
     return _close(s, ctx, me.id, "moderator")
 
 
+@register_decider(BreakoutsCloseRoom)
+def breakouts_close_room(s: EventState, ctx: Context, me: Participant,
+                         cmd: BreakoutsCloseRoom) -> list[Entry]:
+    _require_moderator(me)
+    rnd = _require_open(s)
+    _require_round_room(s, rnd, cmd.room)
+    return _close_room(s, ctx, rnd, cmd.room, me.id, "moderator")
+
+
+def _shifted(ts: str | None, now: datetime, seconds: int) -> datetime:
+    base = _parse(ts) if ts else now
+    return max(base + timedelta(seconds=seconds), now)
+
+
 @register_decider(BreakoutsExtend)
 def breakouts_extend(s: EventState, ctx: Context, me: Participant, cmd: BreakoutsExtend
                      ) -> list[Entry]:
     _require_moderator(me)
     rnd = _require_open(s)
-    base = _parse(rnd.ends_at) if rnd.ends_at else ctx.now
-    ends = max(base + timedelta(seconds=cmd.seconds), ctx.now)
-    return [Entry("breakouts.extended", {"round": rnd.number, "ends_at": iso(ends)}, ctx.at,
-                  actor=me.id)]
+    if cmd.room is not None:
+        _require_round_room(s, rnd, cmd.room)
+        ends = _shifted(room_ends_at(rnd, cmd.room), ctx.now, cmd.seconds)
+        return [Entry("breakouts.room_extended", {"round": rnd.number, "room": cmd.room,
+                                                  "ends_at": iso(ends)}, ctx.at, actor=me.id)]
+    ends = _shifted(rnd.ends_at, ctx.now, cmd.seconds)
+    data: dict[str, object] = {"round": rnd.number, "ends_at": iso(ends)}
+    # rooms extended on their own move by the same time (they keep their head start)
+    own = {r: iso(_shifted(t, ctx.now, cmd.seconds)) for r, t in rnd.room_ends.items()
+           if s.rooms[r].open}
+    if own:
+        data["rooms"] = own
+    return [Entry("breakouts.extended", data, ctx.at, actor=me.id)]
 
 
 def on_online(s: EventState, ctx: Context, pid: str) -> list[Entry]:
@@ -330,7 +393,7 @@ def on_online(s: EventState, ctx: Context, pid: str) -> list[Entry]:
         return []
     if s.room_of(pid) != s.plenary_room:
         return []
-    placed = auto_place(s, rnd.rooms, [pid])
+    placed = auto_place(s, open_rooms(s, rnd), [pid])
     return _moved(s, ctx, pid, placed[pid], None, "assigned") if pid in placed else []
 
 
@@ -338,30 +401,68 @@ declare_on_online(on_online)
 
 
 # ---- the clock ------------------------------------------------------------------------
+def _deadlines(s: EventState, rnd: BreakoutRound, warning_s: float
+               ) -> list[tuple[datetime, str | None, datetime]]:
+    """(when, room or None for the round's warning/close, that room's end) per pending
+    deadline: each open room's close at its end, the round's one warning (rooms that run on
+    the round's time) and each room's own warning once extended alone."""
+    out: list[tuple[datetime, str | None, datetime]] = []
+    shared = False
+    for r in open_rooms(s, rnd):
+        ts = room_ends_at(rnd, r)
+        if ts is None:
+            continue
+        ends = _parse(ts)
+        out.append((ends, r, ends))
+        if warning_s <= 0:
+            continue
+        if r in rnd.room_ends:
+            if r not in rnd.room_warned:
+                out.append((ends - timedelta(seconds=warning_s), r, ends))
+        else:
+            shared = True
+    if shared and not rnd.warned and rnd.ends_at is not None:
+        ends = _parse(rnd.ends_at)
+        out.append((ends - timedelta(seconds=warning_s), None, ends))
+    return out
+
+
 def next_deadline(s: EventState, warning_s: float) -> datetime | None:
     rnd = s.breakout
-    if rnd is None or rnd.ends_at is None:
+    if rnd is None:
         return None
-    ends = _parse(rnd.ends_at)
-    if not rnd.warned and warning_s > 0:
-        warn_at = ends - timedelta(seconds=warning_s)
-        return min(warn_at, ends)
-    return ends
+    times = [t for t, _, _ in _deadlines(s, rnd, warning_s)]
+    return min(times) if times else None
 
 
 def due(s: EventState, ctx: Context, warning_s: float) -> list[Entry]:
-    """What the clock demands at ctx.now: the warning, or the automatic close."""
+    """What the clock demands at ctx.now: the warnings, or the automatic closes (one room
+    whose own time ran out, or the round once every open room's time ran out)."""
     rnd = s.breakout
-    if rnd is None or rnd.ends_at is None:
+    if rnd is None:
         return []
-    ends = _parse(rnd.ends_at)
-    if ctx.now >= ends:
+    rooms = open_rooms(s, rnd)
+    ended = [r for r in rooms if (ts := room_ends_at(rnd, r)) and ctx.now >= _parse(ts)]
+    if ended and len(ended) == len(rooms):
         return _close(s, ctx, None, "time")
-    if not rnd.warned and warning_s > 0 and ctx.now >= ends - timedelta(seconds=warning_s):
+    out: list[Entry] = []
+    if ended:  # some rooms, not all (so none of them is the round's last open room)
+        for r in ended:
+            out += _close_room(s, ctx, rnd, r, None, "time")
+        return out
+    for when, room, ends in _deadlines(s, rnd, warning_s):
+        if when >= ends or ctx.now < when:
+            continue
         left = max(0, round((ends - ctx.now).total_seconds()))
-        return [Entry("breakouts.warning", {"round": rnd.number, "ends_at": rnd.ends_at,
-                                            "seconds_left": left}, ctx.at)]
-    return []
+        if room is None:
+            out.append(Entry("breakouts.warning", {"round": rnd.number, "ends_at": rnd.ends_at,
+                                                   "seconds_left": left}, ctx.at))
+        else:
+            out.append(Entry("breakouts.warning", {"round": rnd.number, "room": room,
+                                                   "ends_at": room_ends_at(rnd, room),
+                                                   "seconds_left": left}, ctx.at,
+                             room=room, audience=Audience.ROOM))
+    return out
 
 
 # ---- the fold -------------------------------------------------------------------------
@@ -378,7 +479,10 @@ def _opened(s: EventState, e: Entry) -> None:
 @register_apply("breakouts.warning")
 def _warned(s: EventState, e: Entry) -> None:
     if s.breakout is not None:
-        s.breakout.warned = True
+        if e.data.get("room"):
+            s.breakout.room_warned.add(e.data["room"])
+        else:
+            s.breakout.warned = True
 
 
 @register_apply("breakouts.extended")
@@ -387,6 +491,27 @@ def _extended(s: EventState, e: Entry) -> None:
     if rnd is not None:
         rnd.ends_at = e.data["ends_at"]
         rnd.warned = False
+        for room, ends in (e.data.get("rooms") or {}).items():
+            rnd.room_ends[room] = ends
+            rnd.room_warned.discard(room)
+
+
+@register_apply("breakouts.room_extended")
+def _room_extended(s: EventState, e: Entry) -> None:
+    rnd = s.breakout
+    if rnd is not None:
+        rnd.room_ends[e.data["room"]] = e.data["ends_at"]
+        rnd.room_warned.discard(e.data["room"])
+
+
+@register_apply("breakouts.room_closed")
+def _room_closed(s: EventState, e: Entry) -> None:
+    rnd = s.breakout
+    room = s.rooms.get(e.data["room"])
+    if rnd is None or room is None:
+        return
+    room.open = False
+    rnd.help.pop(room.id, None)
 
 
 @register_apply("breakouts.closed")
@@ -426,7 +551,8 @@ def breakout_view(s: EventState, pid: str) -> dict[str, object]:
     view: dict[str, object] = {
         "status": "open", "round": rnd.number, "assign": rnd.assign.value,
         "ends_at": rnd.ends_at, "warned": rnd.warned,
-        "rooms": [{**s.rooms[r].public(), "count": counts[r], "members": members[r]}
+        "rooms": [{**s.rooms[r].public(), "count": counts[r], "members": members[r],
+                   "open": s.rooms[r].open, "ends_at": room_ends_at(rnd, r)}
                   for r in rnd.rooms],
     }
     if p is not None and p.is_moderator:

@@ -140,6 +140,9 @@ class BreakoutRound:
     closed_at: str | None = None
     members: dict[str, list[str]] = field(default_factory=dict)  # room -> everyone who was in
     help: dict[str, str] = field(default_factory=dict)  # room -> participant who asked
+    # one room extended on its own (breakouts.room_extended): its own end, its own warning
+    room_ends: dict[str, str] = field(default_factory=dict)
+    room_warned: set[str] = field(default_factory=set)
 
     @property
     def status(self) -> BreakoutStatus:

@@ -58,6 +58,7 @@ class MediaPeer:
         self.pid = pid
         self.conn = conn
         self.room = room
+        self.hears = room  # the room whose mix this peer is sent (a moderator listening in)
         self.closed = False
         self.lock = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None

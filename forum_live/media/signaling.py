@@ -18,7 +18,7 @@ from pydantic import StringConstraints
 from ..domain.commands import Command, register_command
 from ..domain.context import Context
 from ..domain.entries import Entry
-from ..domain.errors import Forbidden, Invalid
+from ..domain.errors import Forbidden, Invalid, NotFound
 from ..domain.model import EventState
 from ..protocol import encode
 from ..domain.features import handler as register_handler
@@ -69,6 +69,19 @@ class MediaLeave(Command):
     type: Literal["media.leave"]
 
 
+@register_command
+class BreakoutsListen(Command):
+    """A moderator listens in on a room (its audio mix, listen-only, and its chat) without
+    leaving the room they are in; `room: null` stops. Not journaled: like media.join, who
+    listens where is routing of one socket, not a state of the event."""
+    type: Literal["breakouts.listen"]
+    room: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+# room-audience entries a listening moderator is sent (as `listen.entry`, direct frames)
+LISTEN_KINDS = frozenset({"chat.message", "chat.deleted"})
+
+
 class MediaService:
     def __init__(self, settings: "Settings", forum: "Forum") -> None:
         self.settings = settings
@@ -79,6 +92,8 @@ class MediaService:
         self.speakers: dict[tuple[str, str], str | None] = {}  # active speaker per room
         self._last_speaking: dict[tuple[str, str], tuple[str, ...]] = {}
         self._refresh = 0
+        # (event, moderator) -> (room listened to, the socket that asked)
+        self.listening: dict[tuple[str, str], tuple[str, "Connection"]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.clock = MixerClock(lambda: list(self.mixers.values()), self._speaking_tick)
         self.closed = False
@@ -226,22 +241,31 @@ class MediaService:
             pid = peer.pid
             await self._write(rt, lambda s, ctx: speaking_entry(s, ctx, {pid: spoke}))
 
+    def _hears(self, peer: MediaPeer) -> str:
+        """The room whose mix this peer hears: the one listened to, else its own."""
+        item = self.listening.get((peer.event_id, peer.pid))
+        return item[0] if item is not None else peer.room
+
     def _place(self, peer: MediaPeer) -> None:
         m = self.mixer(peer.event_id, peer.room)
         m.inputs[peer.pid] = peer.audio_in
-        m.outputs[peer.pid] = peer.mix
+        # a listener's output sits in the other room's mixer: not one of its inputs, so it
+        # gets the shared mix of that room (listen-only), at no extra encode
+        peer.hears = self._hears(peer)
+        self.mixer(peer.event_id, peer.hears).outputs[peer.pid] = peer.mix
 
     def _unplace(self, peer: MediaPeer) -> None:
-        key = (peer.event_id, peer.room)
-        m = self.mixers.get(key)
-        if m is None:
-            return
-        if m.inputs.get(peer.pid) is peer.audio_in:
-            del m.inputs[peer.pid]
-        if m.outputs.get(peer.pid) is peer.mix:
-            del m.outputs[peer.pid]
-        if m.empty:
-            del self.mixers[key]
+        for room in {peer.room, peer.hears}:
+            key = (peer.event_id, room)
+            m = self.mixers.get(key)
+            if m is None:
+                continue
+            if m.inputs.get(peer.pid) is peer.audio_in:
+                del m.inputs[peer.pid]
+            if m.outputs.get(peer.pid) is peer.mix:
+                del m.outputs[peer.pid]
+            if m.empty:
+                del self.mixers[key]
 
     def reconcile(self, rt: "EventRuntime") -> None:
         """Put every peer of the event into the mix of the room the journal says."""
@@ -250,7 +274,7 @@ class MediaService:
             if ev != rt.id or peer.closed:
                 continue
             room = rt.state.room_of(pid)
-            if room != peer.room:
+            if room != peer.room or self._hears(peer) != peer.hears:
                 self._unplace(peer)
                 changed |= {peer.room, room}
                 peer.room = room
@@ -324,6 +348,54 @@ class MediaService:
                 self.speakers[key] = loudest
                 self.relayout(event_id, room)
 
+    # -- listening in (moderators) -------------------------------------------------------
+    async def listen(self, rt: "EventRuntime", conn: "Connection",
+                     cmd: BreakoutsListen) -> dict[str, Any]:
+        me = rt.state.participants.get(conn.pid)
+        if me is None or not me.is_moderator:
+            raise Forbidden("only moderators listen in on a room")
+        key = (rt.id, conn.pid)
+        if cmd.room is None:
+            self._stop_listening(rt, key, None)
+            return {"room": None}
+        room = rt.state.rooms.get(cmd.room)
+        if room is None or not room.open:
+            raise NotFound(f"no open room {cmd.room!r}")
+        if room.id == rt.state.room_of(conn.pid):
+            raise Invalid("room: you are in this room already")
+        self.listening[key] = (room.id, conn)
+        self.reconcile(rt)
+        return {"room": room.id,
+                "chat": [m.public() for m in rt.state.chat.get(room.id, ())]}
+
+    def _stop_listening(self, rt: "EventRuntime", key: tuple[str, str],
+                        reason: str | None) -> None:
+        item = self.listening.pop(key, None)
+        if item is None:
+            return
+        if reason is not None:
+            item[1].push(encode({"type": "listen.stopped", "room": item[0],
+                                 "reason": reason}))
+        self.reconcile(rt)
+
+    def _forward_listened(self, rt: "EventRuntime", entries: list[Entry]) -> None:
+        """Chat of a listened room to its listeners, as direct frames (no seq)."""
+        state = rt.state
+        for (ev, pid), (room, conn) in list(self.listening.items()):
+            if ev != rt.id:
+                continue
+            if not state.rooms.get(room) or not state.rooms[room].open:
+                self._stop_listening(rt, (ev, pid), "closed")
+                continue
+            if state.room_of(pid) == room:  # went there: hears and reads it anyway
+                self._stop_listening(rt, (ev, pid), "entered")
+                continue
+            for e in entries:
+                if e.room == room and e.kind in LISTEN_KINDS:
+                    body = {"type": e.kind, "seq": e.seq, "at": e.at, "room": e.room,
+                            **e.data}
+                    conn.push(encode({"type": "listen.entry", "room": room, "entry": body}))
+
     # -- recordings ----------------------------------------------------------------------
     def _start_recorder(self, rt: "EventRuntime", e: Entry) -> None:
         d = e.data
@@ -379,7 +451,8 @@ class MediaService:
                 peer = self.peers.get((rt.id, e.data["participant"]))
                 if peer is not None:
                     peer.audio_in.muted = bool(e.data.get("muted", True))
-            elif k in ("participant.moved", "breakouts.closed", "breakouts.opened"):
+            elif k in ("participant.moved", "breakouts.closed", "breakouts.opened",
+                       "breakouts.room_closed"):
                 reroute = True
             elif k == "participant.left":
                 peer = self.peers.get((rt.id, e.data["participant"]["id"]))
@@ -389,15 +462,20 @@ class MediaService:
                 self._start_recorder(rt, e)
             elif k == "recording.stopped":
                 self._stop_recorder(e.data["id"])
-            if k in ("breakouts.closed", "event.ended"):
+            if k in ("breakouts.closed", "breakouts.room_closed", "event.ended"):
                 ended = k == "event.ended"
                 self.spawn(self._write(rt, self._stops(
                     lambda s, rec: ended or not s.rooms[rec.room].open,
                     "event_ended" if ended else "room_closed")))
+        if self.listening:
+            self._forward_listened(rt, entries)
         if reroute:
             self.reconcile(rt)
 
     def _on_detach(self, rt: "EventRuntime", conn: "Connection") -> None:
+        key = (rt.id, conn.pid)
+        if key in self.listening and self.listening[key][1] is conn:
+            self._stop_listening(rt, key, None)
         peer = self.peers.get((rt.id, conn.pid))
         if peer is not None and peer.conn is conn:
             self.spawn(self.close_peer(peer, "socket_closed"))
@@ -439,6 +517,11 @@ async def _leave(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
     if peer is not None and peer.conn is conn:
         await svc.close_peer(peer, "left")
     return {}
+
+
+@register_handler(BreakoutsListen)
+async def _listen(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    return await _service(rt).listen(rt, conn, cmd)  # type: ignore[arg-type]
 
 
 @register_handler(RecordingStop)

@@ -46,7 +46,7 @@ function closedView(rounds = 0) {
   return { status: "closed", rounds, rooms: [], help: new Map() };
 }
 
-export function install({ store, socket, notify }) {
+export function install({ store, socket, notify, onDirect }) {
   // -- model -------------------------------------------------------------------------
   store.onReset((model, state) => {
     const b = state.breakouts || {};
@@ -58,14 +58,14 @@ export function install({ store, socket, notify }) {
     for (const x of b.help || []) help.set(x.room, { participant: x.participant, name: null });
     model.breakouts = {
       status: "open", round: b.round, assign: b.assign, endsAt: b.ends_at, warned: b.warned,
-      rooms: (b.rooms || []).map((r) => ({ ...r, members: [...(r.members || [])] })),
+      rooms: (b.rooms || []).map((r) => ({ ...r, open: r.open !== false, members: [...(r.members || [])] })),
       help,
     };
   });
   store.on("breakouts.opened", (model, ev) => {
     model.breakouts = {
       status: "open", round: ev.round, assign: ev.assign, endsAt: ev.ends_at, warned: false,
-      rooms: ev.rooms.map((r) => ({ ...r, count: 0, members: [] })),
+      rooms: ev.rooms.map((r) => ({ ...r, count: 0, members: [], open: true, ends_at: ev.ends_at })),
       help: new Map(),
     };
     for (const r of ev.rooms) model.rooms.set(r.id, { ...r });
@@ -78,14 +78,29 @@ export function install({ store, socket, notify }) {
     if (to) to.members.push(ev.participant);
   });
   store.on("breakouts.warning", (model, ev) => {
-    if (model.breakouts.status !== "open") return;
+    if (model.breakouts.status !== "open" || ev.room) return;
     model.breakouts.warned = true;
     if (ev.ends_at) model.breakouts.endsAt = ev.ends_at;
   });
   store.on("breakouts.extended", (model, ev) => {
     if (model.breakouts.status !== "open") return;
+    const own = ev.rooms || {};
+    for (const r of model.breakouts.rooms) {
+      if (own[r.id]) r.ends_at = own[r.id];
+      else if (r.ends_at === model.breakouts.endsAt) r.ends_at = ev.ends_at;
+    }
     model.breakouts.endsAt = ev.ends_at;
     model.breakouts.warned = false;
+  });
+  // One room on its own (BigBlueButton's per-room controls): extended, or closed.
+  store.on("breakouts.room_extended", (model, ev) => {
+    const room = model.breakouts.status === "open" && model.breakouts.rooms.find((r) => r.id === ev.room);
+    if (room) room.ends_at = ev.ends_at;
+  });
+  store.on("breakouts.room_closed", (model, ev) => {
+    const room = model.breakouts.status === "open" && model.breakouts.rooms.find((r) => r.id === ev.room);
+    if (room) room.open = false;
+    if (model.breakouts.help) model.breakouts.help.delete(ev.room);
   });
   store.on("breakouts.closed", (model, ev) => {
     for (const r of model.breakouts.rooms || []) model.rooms.delete(r.id);
@@ -118,7 +133,10 @@ export function install({ store, socket, notify }) {
   };
   const seats = (room) => room.members.filter((p) => !isModeratorId(p)).length;
   const isFull = (room) => room.capacity != null && seats(room) >= room.capacity;
-  const myBreakout = () => (open() ? model().breakouts.rooms.find((r) => r.id === model().myRoom) : null);
+  const myBreakout = () => (open() ? model().breakouts.rooms.find((r) => r.id === model().myRoom && r.open) : null);
+  const roomEnds = (room) => (room && room.ends_at !== undefined ? room.ends_at : model().breakouts.endsAt);
+  // Listening in (moderators): the room whose mix and chat I follow from where I am.
+  let listening = null; // { room, lines: [{author, text}] }
   const roomLabel = (room) => t("breakouts.room_n", { n: roomIndex(room.id) + 1, title: room.title });
 
   async function request(type, body, errorEl) {
@@ -273,24 +291,71 @@ export function install({ store, socket, notify }) {
       const people = memberNames(room);
       const topic = room.topic ? topicTitle(room.topic) : "";
       const count = seats(room);
-      cards.append(h("li", { class: `bo-room${help ? " bo-room--help" : ""}${here ? " bo-room--here" : ""}`, data: { room: room.id } },
-        h("h3", { class: "bo-room__title" }, t("breakouts.room_n", { n: i + 1, title: room.title })),
-        topic && topic !== room.title ? h("p", { class: "bo-room__topic" }, t("breakouts.topic", { topic })) : null,
-        h("p", { class: "bo-room__count" },
-          room.capacity != null ? t("breakouts.count_cap", { n: count, cap: room.capacity }) : t(count === 1 ? "breakouts.count_one" : "breakouts.count", { n: count }),
-          h("span", { class: "bo-room__time", attrs: { "aria-hidden": "true" } })),
+      if (!room.open) {
+        cards.append(h("li", { class: "bo-room bo-room--closed", data: { room: room.id } },
+          h("h3", { class: "bo-room__title" }, t("breakouts.room_n", { n: i + 1, title: room.title })),
+          h("p", { class: "muted" }, t("breakouts.room_closed"))));
+        return;
+      }
+      const heard = listening && listening.room === room.id;
+      const label = { n: i + 1, title: room.title };
+      const actions = h("div", { class: "bo-room__actions" },
+        here
+          ? h("p", { class: "bo-room__here" }, t("breakouts.you_are_here"))
+          : h("button", { type: "button", class: help ? "btn btn--small btn--primary" : "btn btn--small",
+            data: { fkey: `enter-${room.id}` },
+            attrs: { "aria-label": t("breakouts.enter_label", label) },
+            on: { click: () => request("room.enter", { room: room.id }, controlError) } }, t("breakouts.enter")),
+        here ? null : h("button", { type: "button", class: "btn btn--small", data: { fkey: `listen-${room.id}` },
+          attrs: { "aria-pressed": heard ? "true" : "false", "aria-label": t(heard ? "breakouts.listen_stop_label" : "breakouts.listen_label", label) },
+          on: { click: () => listenTo(heard ? null : room.id) } }, t(heard ? "breakouts.listen_stop" : "breakouts.listen")),
+        h("button", { type: "button", class: "btn btn--small", data: { fkey: `extend-${room.id}` },
+          attrs: { "aria-label": t("breakouts.extend_room_label", label) },
+          on: { click: () => request("breakouts.extend", { seconds: 300, room: room.id }, controlError) } }, t("breakouts.extend")),
+        h("button", { type: "button", class: "btn btn--small btn--danger", data: { fkey: `close-${room.id}` },
+          attrs: { "aria-label": t("breakouts.close_room_label", label) },
+          on: { click: () => {
+            if (window.confirm(t("breakouts.close_room_confirm", label))) request("breakouts.close_room", { room: room.id }, controlError);
+          } } }, t("breakouts.close_room")));
+      cards.append(h("li", { class: `bo-room${help ? " bo-room--help" : ""}${here ? " bo-room--here" : ""}${heard ? " bo-room--heard" : ""}`, data: { room: room.id } },
+        h("div", { class: "bo-room__head" },
+          h("h3", { class: "bo-room__title" }, t("breakouts.room_n", { n: i + 1, title: room.title })),
+          topic && topic !== room.title ? h("p", { class: "bo-room__topic" }, t("breakouts.topic", { topic })) : null,
+          h("p", { class: "bo-room__count" },
+            room.capacity != null ? t("breakouts.count_cap", { n: count, cap: room.capacity }) : t(count === 1 ? "breakouts.count_one" : "breakouts.count", { n: count }),
+            h("span", { class: "bo-room__time", data: { room: room.id } }))),
         people.length
           ? h("ul", { class: "bo-room__members", attrs: { "aria-label": t("breakouts.members_label", { n: i + 1 }) } },
             people.map((p) => h("li", {}, p.name, p.moderator ? h("span", { class: "badge badge--small" }, t("role_moderator")) : null)))
           : h("p", { class: "muted bo-room__empty" }, t("breakouts.room_empty")),
+        actions,
         help ? h("p", { class: "bo-room__help", attrs: { role: "status" } },
           t("breakouts.help_flag", { name: help.name || nameOf(help.participant) || "" })) : null,
-        here
-          ? h("p", { class: "bo-room__here" }, t("breakouts.you_are_here"))
-          : h("button", { type: "button", class: help ? "btn btn--primary" : "btn",
-            data: { fkey: `enter-${room.id}` },
-            attrs: { "aria-label": t("breakouts.enter_label", { n: i + 1, title: room.title }) },
-            on: { click: () => request("room.enter", { room: room.id }, controlError) } }, t("breakouts.enter"))));
+        heard ? h("div", { class: "bo-room__listen" },
+          h("p", { class: "bo-room__listening" }, t("breakouts.listening")),
+          h("ul", { class: "bo-room__chat", attrs: { "aria-label": t("breakouts.listen_chat_label", label), "aria-live": "polite" } },
+            listening.lines.slice(-3).map((l) => h("li", {}, h("b", {}, `${l.author}: `), l.text)))) : null));
+    });
+  }
+
+  async function listenTo(room) {
+    const ok = await request("breakouts.listen", { room }, controlError);
+    if (!ok) return;
+    listening = room ? { room, lines: (ok.chat || []).map((m) => ({ author: m.author.name, text: m.text })) } : null;
+    notify(room ? t("breakouts.listen_notice", { n: roomIndex(room) + 1 }) : t("breakouts.listen_stopped"));
+    redraw();
+  }
+  if (onDirect) {
+    onDirect("listen.entry", (f) => {
+      if (!listening || f.room !== listening.room || !f.entry) return;
+      if (f.entry.type === "chat.message") listening.lines.push({ author: f.entry.message.author.name, text: f.entry.message.text });
+      redraw();
+    });
+    onDirect("listen.stopped", (f) => {
+      if (!listening || f.room !== listening.room) return;
+      listening = null;
+      if (f.reason === "closed") notify(t("breakouts.listen_closed"));
+      redraw();
     });
   }
 
@@ -311,7 +376,7 @@ export function install({ store, socket, notify }) {
       const current = where.get(p.id) || model().event.plenary_room;
       const select = h("select", { id, data: { fkey: id } },
         h("option", { value: model().event.plenary_room, selected: current === model().event.plenary_room }, t("breakouts.plenary")),
-        b.rooms.map((r, i) => h("option", { value: r.id, selected: current === r.id, disabled: current !== r.id && isFull(r) },
+        b.rooms.map((r, i) => h("option", { value: r.id, selected: current === r.id, disabled: current !== r.id && (isFull(r) || !r.open) },
           t("breakouts.room_n", { n: i + 1, title: r.title }))));
       select.addEventListener("change", async () => {
         const ok = await request("breakouts.move", { participant: p.id, room: select.value }, placeError);
@@ -326,6 +391,7 @@ export function install({ store, socket, notify }) {
     const b = model().breakouts;
     clear(pickList);
     b.rooms.forEach((room, i) => {
+      if (!room.open) return;
       const here = model().myRoom === room.id;
       const full = !here && isFull(room);
       const topic = room.topic ? topicTitle(room.topic) : "";
@@ -369,8 +435,10 @@ export function install({ store, socket, notify }) {
       keepFocus(placeList, drawPlacement);
       if (b.assign === "manual" && !place.dataset.touched) place.open = true;
       show(panel, true);
+      panel.classList.add("is-cockpit");
       return;
     }
+    panel.classList.remove("is-cockpit");
     clear(body);
     if (b.assign === "self") {
       setText(pickTitle, myBreakout() ? t("breakouts.pick_other") : t("breakouts.pick_title"));
@@ -411,13 +479,19 @@ export function install({ store, socket, notify }) {
 
   function tick() {
     const b = store.ready ? model().breakouts : null;
-    const left = b && b.status === "open" ? remaining(b.endsAt) : null;
+    const mine = b && b.status === "open" ? myBreakout() : null;
+    const left = b && b.status === "open" ? remaining(mine ? roomEnds(mine) : b.endsAt) : null;
     const text = left ? t("breakouts.time_left", { time: left.text }) : (b && b.status === "open" ? t("breakouts.no_limit") : "");
     setText(bannerTime, text);
     setText(modTime, text);
     bannerTime.classList.toggle("is-soon", Boolean(left && left.seconds <= 60));
     modTime.classList.toggle("is-soon", Boolean(left && left.seconds <= 60));
-    for (const el of cards.querySelectorAll(".bo-room__time")) setText(el, left ? ` · ${left.text}` : "");
+    for (const el of cards.querySelectorAll(".bo-room__time")) {
+      const room = b && b.status === "open" ? b.rooms.find((r) => r.id === el.dataset.room) : null;
+      const own = room ? remaining(roomEnds(room)) : null;
+      setText(el, own ? ` · ${t("breakouts.room_time_left", { time: own.text })}` : "");
+      el.classList.toggle("is-soon", Boolean(own && own.seconds <= 60));
+    }
   }
 
   function redraw() {
@@ -437,6 +511,7 @@ export function install({ store, socket, notify }) {
 
   // -- events ------------------------------------------------------------------------
   for (const kind of ["reset", "breakouts.opened", "breakouts.closed", "breakouts.extended",
+    "breakouts.room_extended", "breakouts.room_closed",
     "breakouts.warning", "help.requested", "help.cleared", "participant.joined", "participant.left",
     "participant.moved"]) {
     store.subscribe(kind, redraw);
@@ -446,7 +521,7 @@ export function install({ store, socket, notify }) {
     const m = model();
     if (ev.participant === m.me.id) {
       resync();
-      if (ev.reason === "closed") notify(t("breakouts.back_notice"));
+      if (ev.reason === "closed") notify(t(open() ? "breakouts.room_back_notice" : "breakouts.back_notice"));
       else if (ev.to === m.event.plenary_room) notify(t("breakouts.plenary_notice"));
       else {
         const i = roomIndex(ev.to);
@@ -462,10 +537,14 @@ export function install({ store, socket, notify }) {
 
   store.subscribe("breakouts.opened", () => {
     const m = model();
+    // the cockpit comes first in the stage column: show it from its top
+    if (isModerator(m)) requestAnimationFrame(() => panel.scrollIntoView({ block: "start" }));
     if (!isModerator(m) && m.breakouts.assign === "self") notify(t("breakouts.pick_notice"));
   });
 
   store.subscribe("breakouts.warning", (ev) => {
+    if (ev.room && ev.room !== model().myRoom) return;
+    if (!ev.room && myBreakout() && roomEnds(myBreakout()) !== model().breakouts.endsAt) return;
     const s = Math.max(1, Math.round(ev.seconds_left || 60));
     setText(warning, s >= 50 ? t("breakouts.warning_minute") : t("breakouts.warning_seconds", { n: s }));
     show(warning, true);
@@ -474,7 +553,15 @@ export function install({ store, socket, notify }) {
     show(warning, false);
     notify(t("breakouts.extended_notice"));
   });
-  store.subscribe("breakouts.closed", () => show(warning, false));
+  store.subscribe("breakouts.closed", () => { show(warning, false); listening = null; });
+  store.subscribe("breakouts.room_extended", (ev) => {
+    if (ev.room !== model().myRoom) return;
+    show(warning, false);
+    notify(t("breakouts.extended_notice"));
+  });
+  store.subscribe("breakouts.room_closed", (ev) => {
+    if (listening && listening.room === ev.room) listening = null;
+  });
 
   // A help call is shown to moderators as an alert that stays (meeting.js).
 

@@ -1,0 +1,170 @@
+"""A moderator's per-room controls over the real server: close one breakout room, extend
+one, and listen in on a room (its mix, listen-only, and its chat) from the plenary, heard
+through real aiortc peers on 127.0.0.1 (FFT of the decoded audio)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable
+
+from tests.support.live import LiveServer, create_event, join
+from tests.support.media import Peer, Sig, has_tone, tone_power
+
+PLENARY_HZ, ROOM_HZ = 440.0, 660.0
+
+
+async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
+    """Wait for a condition (polled), failing after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def recent(peer: Peer, seconds: float = 0.5) -> Any:
+    return peer.heard_since(time.monotonic() - seconds)
+
+
+def hears(peer: Peer, hz: float) -> bool:
+    return has_tone(recent(peer), hz)
+
+
+def silent_to(peer: Peer, hz: float) -> bool:
+    pcm = recent(peer)
+    return len(pcm) > 20000 and tone_power(pcm, hz) < 0.01
+
+
+async def world(server: LiveServer, topics: int, n: int) -> tuple[dict, list[dict], list[Sig]]:
+    async with server.http() as http:
+        event = await create_event(http, topics=[{"title": f"Thema {i}"} for i in range(topics)])
+        people = [await join(http, event, f"P{i}", moderator=(i == 0)) for i in range(n)]
+    sigs = [await Sig.connect(server.ws_base, event["id"], p["token"]) for p in people]
+    return event, people, sigs
+
+
+async def test_close_and_extend_a_single_room_leave_the_others_alone(server: LiveServer) -> None:
+    event, people, sigs = await world(server, 3, 7)
+    mod = sigs[0]
+    ids = [p["participant"]["id"] for p in people]
+    try:
+        opened = await mod.request("breakouts.open", assign="auto", duration_s=600)
+        assert opened["type"] == "ok", opened
+        ev = await mod.wait_event(lambda e: e["type"] == "breakouts.opened")
+        a, b, c = [r["id"] for r in ev["rooms"]]
+        moves = {}
+        for s, pid in zip(sigs[1:], ids[1:]):
+            m = await s.wait_event(lambda e, pid=pid: e["type"] == "participant.moved"
+                                   and e["participant"] == pid)
+            moves[pid] = m["to"]
+        in_a = {p for p, r in moves.items() if r == a}
+        assert len(in_a) == 2
+        # extend a alone: the others keep the round's time
+        ext = await mod.request("breakouts.extend", seconds=300, room=a)
+        assert ext["type"] == "ok", ext
+        room_ext = await sigs[1].wait_event(lambda e: e["type"] == "breakouts.room_extended")
+        assert room_ext["room"] == a and room_ext["ends_at"] > ev["ends_at"]
+        state = (await mod.request("state.sync"))["state"]["breakouts"]
+        ends = {r["id"]: r["ends_at"] for r in state["rooms"]}
+        assert ends[b] == ends[c] == state["ends_at"] == ev["ends_at"] and ends[a] > ev["ends_at"]
+        # a participant may do neither
+        denied = await sigs[1].request("breakouts.close_room", room=a)
+        assert denied["type"] == "error" and denied["code"] == "forbidden"
+        # close a alone: its two people come back, b and c go on
+        closed = await mod.request("breakouts.close_room", room=a)
+        assert closed["type"] == "ok", closed
+        rc = await mod.wait_event(lambda e: e["type"] == "breakouts.room_closed")
+        assert rc["room"] == a and rc["reason"] == "moderator"
+        for s, pid in zip(sigs[1:], ids[1:]):
+            if pid in in_a:
+                back = await s.wait_event(lambda e, pid=pid: e["type"] == "participant.moved"
+                                          and e["participant"] == pid and e["reason"] == "closed")
+                assert back["to"] == event["plenary_room"]
+        await mod.request("ping")
+        rt = server.forum.runtimes[event["id"]]
+        assert {p for p in ids if rt.state.room_of(p) == event["plenary_room"]} == in_a | {ids[0]}
+        assert all(rt.state.room_of(p) == moves[p] for p in ids[1:] if p not in in_a)
+        assert rt.state.breakout is not None
+        again = await mod.request("breakouts.close_room", room=a)
+        assert again["type"] == "error" and again["code"] == "conflict"
+        # nobody can enter the closed room
+        entering = await mod.request("room.enter", room=a)
+        assert entering["type"] == "error" and entering["code"] == "not_found"
+        # the journal says the same after a fresh fold
+        state = (await sigs[2].request("state.sync"))["state"]["breakouts"]
+        assert [r["open"] for r in state["rooms"]] == [False, True, True]
+    finally:
+        for s in sigs:
+            await s.close()
+
+
+async def test_moderator_listens_in_on_a_room_without_leaving_the_plenary(server: LiveServer) -> None:
+    event, people, sigs = await world(server, 1, 3)
+    ids = [p["participant"]["id"] for p in people]
+    mod_sig, plen_sig, room_sig = sigs
+    media = server.app.state.media
+    peers = [Peer(mod_sig, None), Peer(plen_sig, PLENARY_HZ, record_audio=False),
+             Peer(room_sig, ROOM_HZ, record_audio=False)]
+    mod = peers[0]
+    try:
+        await asyncio.gather(*(p.join(video_slots=False) for p in peers))
+        opened = await mod_sig.request("breakouts.open", assign="manual",
+                                       assignments={ids[2]: 0})
+        assert opened["type"] == "ok", opened
+        room = (await mod_sig.wait_event(lambda e: e["type"] == "breakouts.opened"))["rooms"][0]["id"]
+        await room_sig.wait_event(lambda e: e["type"] == "participant.moved")
+        said = await room_sig.request("chat.send", room=room, text="Vor dem Mithören")
+        assert said["type"] == "ok"
+        await until(lambda: hears(mod, PLENARY_HZ) and silent_to(mod, ROOM_HZ), what="plenary only")
+
+        # a participant may not listen in
+        denied = await plen_sig.request("breakouts.listen", room=room)
+        assert denied["type"] == "error" and denied["code"] == "forbidden"
+
+        listening = await mod_sig.request("breakouts.listen", room=room)
+        assert listening["type"] == "ok", listening
+        assert [m["text"] for m in listening["chat"]] == ["Vor dem Mithören"]
+        await until(lambda: hears(mod, ROOM_HZ) and silent_to(mod, PLENARY_HZ),
+                    what="the room's mix, not the plenary")
+        # still in the plenary: the journal did not move the moderator, the plenary hears
+        # the moderator's microphone as before (its input stays in the plenary's mixer)
+        rt = server.forum.runtimes[event["id"]]
+        assert rt.state.room_of(ids[0]) == event["plenary_room"]
+        plenary_mixer = media.mixers[(event["id"], event["plenary_room"])]
+        room_mixer = media.mixers[(event["id"], room)]
+        assert ids[0] in plenary_mixer.inputs and ids[0] not in room_mixer.inputs
+        assert ids[0] in room_mixer.outputs and ids[0] not in plenary_mixer.outputs
+
+        # the room's chat reaches the listener as listen.entry, nobody else in the plenary
+        said = await room_sig.request("chat.send", room=room, text="Wir brauchen Hilfe")
+        assert said["type"] == "ok"
+        await until(lambda: any(f["type"] == "listen.entry" for f in mod_sig.direct),
+                    what="listen.entry")
+        entry = next(f for f in mod_sig.direct if f["type"] == "listen.entry")
+        assert entry["room"] == room and entry["entry"]["type"] == "chat.message"
+        assert entry["entry"]["message"]["text"] == "Wir brauchen Hilfe"
+        await plen_sig.request("ping")
+        assert not any(e["type"] == "chat.message" for e in plen_sig.events + mod_sig.events)
+        assert not any(f["type"] == "listen.entry" for f in plen_sig.direct)
+
+        # stop: the plenary again
+        stopped = await mod_sig.request("breakouts.listen", room=None)
+        assert stopped["type"] == "ok"
+        await until(lambda: hears(mod, PLENARY_HZ) and silent_to(mod, ROOM_HZ), what="back")
+
+        # listening while the room closes: told why, back in the plenary mix with everyone
+        assert (await mod_sig.request("breakouts.listen", room=room))["type"] == "ok"
+        await until(lambda: hears(mod, ROOM_HZ), what="listening again")
+        assert (await mod_sig.request("breakouts.close_room", room=room))["type"] == "ok"
+        await until(lambda: any(f["type"] == "listen.stopped" for f in mod_sig.direct),
+                    what="listen.stopped")
+        stop = next(f for f in mod_sig.direct if f["type"] == "listen.stopped")
+        assert stop == {"type": "listen.stopped", "room": room, "reason": "closed"}
+        await until(lambda: hears(mod, PLENARY_HZ) and hears(mod, ROOM_HZ),
+                    what="everyone in the plenary")
+        assert not media.listening
+    finally:
+        for p in peers:
+            await p.close()
+            await p.sig.close()
