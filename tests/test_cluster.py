@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import websockets
 
 from tests.support.live import ORGANIZER, Client, create_event, free_port, join
 from tests.support.pg import PgServer
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 
 async def start_cluster(tmp_path: Path, postgres: PgServer, redis: RedisServer, n: int = 2,
-                        lease_s: float = 4.0) -> tuple[list[ServerProcess], str]:
+                        lease_s: float = 4.0, **env: str) -> tuple[list[ServerProcess], str]:
     """n nodes with the same database and Redis (and the same token-signing key); node 1
     starts first, so it owns the events created through it."""
     db, rurl = postgres.new_database(), redis.new_url()
@@ -40,7 +41,7 @@ async def start_cluster(tmp_path: Path, postgres: PgServer, redis: RedisServer, 
         nodes.append(await spawn(data, "--database-url", db, "--redis-url", rurl,
                                  "--node-id", f"n{i}", "--log-level", os.environ.get("CLUSTER_LOG", "warning"), env={
                                      "FORUM_MEDIA_ENABLED": "0",
-                                     "FORUM_LIMIT_OWNER_LEASE_S": str(lease_s)}))
+                                     "FORUM_LIMIT_OWNER_LEASE_S": str(lease_s), **env}))
     return nodes, db
 
 
@@ -542,3 +543,38 @@ async def test_gdpr_export_and_erasure_through_a_follower_node(
     finally:
         stop_all(nodes)
 
+
+
+async def test_revoking_tokens_and_the_join_limit_hold_on_every_node(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=3.0,
+                                    FORUM_LIMIT_JOIN_RATE="0.01", FORUM_LIMIT_JOIN_BURST="4")
+    n1, n2 = nodes
+    org = {"Authorization": f"Bearer {ORGANIZER}"}
+    try:
+        async with n1.http() as h1, n2.http() as h2:
+            ev = await create_event(h1)
+            anna, bernd = await join(h1, ev, "Anna"), await join(h2, ev, "Bernd")
+            a = await Client.connect(n1, ev["id"], anna["token"])
+            b = await Client.connect(n2, ev["id"], bernd["token"])
+            r = await h2.post(f"/api/events/{ev['id']}/revoke", headers=org)  # via the follower
+            assert r.status_code == 200, r.text
+            fresh = r.json()
+            for c in (a, b):  # closed on both nodes (n2's within a lease round)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await c.recv(8)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+            for node in (n1, n2):
+                with pytest.raises(PermissionError):
+                    await Client.connect(node, ev["id"], bernd["token"])
+            ev = {**ev, **fresh}
+            await join(h1, ev, "Clara")  # the 3rd and 4th join from 127.0.0.1 ...
+            await join(h2, ev, "Dirk")
+            for h in (h1, h2):  # ... and the 5th on either node is one too many
+                r = await h.post(f"/api/events/{ev['id']}/join",
+                                 json={"name": "Eva", "key": ev["participant_key"]})
+                assert r.status_code == 429, r.text
+                assert int(r.headers["retry-after"]) >= 1
+    finally:
+        stop_all(nodes)

@@ -69,6 +69,7 @@ class FollowerRuntime(EventRuntime):
 
     cluster: "Cluster | None" = None
     owner_epoch: int = 0  # the owner epoch last seen; a new one: presence is told again
+    token_gen: int = 0  # the event's token generation; a new one (revoked): sockets close
     _feeding: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.errors import DomainError
-from ..transport.errors import error_body
+from ..domain.errors import DomainError, RateLimited
+from ..transport.errors import error_body, error_response
 from .follower import FollowerRuntime
 
 if TYPE_CHECKING:
@@ -40,6 +41,15 @@ class ForwardWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         m = EVENT_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if m is not None and m.group(2) == "join" and scope["method"] == "POST":
+            client = scope.get("client")
+            wait = await self.cluster.join_wait(client[0] if client else "?")
+            if wait > 0:  # the limit per address holds across nodes
+                response = error_response(429, RateLimited.code, (
+                    "too many joins from this address; try again shortly"))
+                response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                await response(scope, receive, send)
+                return
         if m is None or scope["method"] not in WRITES or m.group(2) in LOCAL:
             await self.app(scope, receive, send)
             return

@@ -38,6 +38,7 @@ from ..domain.entries import Entry
 from ..domain.errors import DomainError, Internal, NotFound, Unavailable
 from ..domain.model import Role
 from ..domain import setup
+from ..forum import CLOSE_REVOKED
 from ..live import EventRuntime
 from ..protocol import parse_frame
 from ..store import StoreError
@@ -84,8 +85,26 @@ SELECT o.event_id FROM event_owners o JOIN events e ON e.id = o.event_id
  ORDER BY o.lease_until LIMIT 50
 """
 OWNERS = """
-SELECT event_id, node, epoch, lease_until > now() AS live FROM event_owners
- WHERE event_id = ANY($1::text[])
+SELECT o.event_id, o.node, o.epoch, o.lease_until > now() AS live, e.token_gen
+  FROM event_owners o LEFT JOIN events e ON e.id = o.event_id
+ WHERE o.event_id = ANY($1::text[])
+"""
+# a token bucket per client address, shared by the nodes (the join limit): tokens and
+# stamp in a hash, Redis's own clock; returns the seconds to wait (0: go ahead)
+JOIN_BUCKET = """
+local b = redis.call('HMGET', KEYS[1], 't', 's')
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tokens = tonumber(b[1]) or burst
+local stamp = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 elseif rate > 0 then wait = (1 - tokens) / rate
+else wait = 60 end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 's', tostring(now))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return tostring(wait)
 """
 
 
@@ -175,6 +194,8 @@ class Cluster:
         if epoch is not None:
             return await self._own_event(event_id, int(epoch))
         rt = await FollowerRuntime.follow(self, event_id)
+        row = await self.forum.store.event_row(event_id)
+        rt.token_gen = int((row or {}).get("token_gen") or 0)
         owner = await self.owner(event_id, fresh=True)
         rt.owner_epoch = owner.epoch if owner else 0
         self.followers[event_id] = rt
@@ -348,6 +369,19 @@ class Cluster:
             self._moving.discard(event_id)
         await self._step_down(event_id)
 
+    async def join_wait(self, address: str) -> float:
+        """The cluster-wide join limit per client address (Redis); 0: go ahead. Redis away:
+        0, and each node's own bucket (transport/http.py) still holds."""
+        limits = self.forum.settings.limits
+        ttl = int(max(60, limits.join_burst / max(limits.join_rate, 1e-6))) + 1
+        try:
+            wait = await self._redis.eval(JOIN_BUCKET, 1, f"fl:join:{address}",
+                                          limits.join_rate, limits.join_burst, ttl)
+            return float(wait)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cluster: join limit not checked in Redis: %s", exc)
+            return 0.0
+
     async def _forget(self, event_id: str) -> None:
         """An erased event: nothing of it stays in Redis either."""
         self.owners.pop(event_id, None)
@@ -373,6 +407,11 @@ class Cluster:
             r = rows.get(rt.id)
             if r is not None:
                 self.owners[rt.id] = Owner(r["node"], int(r["epoch"]), bool(r["live"]))
+            if r is not None and r["token_gen"] is not None and \
+                    int(r["token_gen"]) != rt.token_gen:  # revoked (on another node)
+                rt.token_gen = int(r["token_gen"])
+                for conn in list(rt.hub.connections):
+                    conn.kill(CLOSE_REVOKED, "the organizer revoked every token of this event")
             if r is None or not r["live"] or r["node"] == self.node:  # (handed to us)
                 await self._take_over(rt)
             elif int(r["epoch"]) != rt.owner_epoch:
