@@ -121,6 +121,24 @@ async def test_chat_crosses_nodes_in_one_seq_order_and_resume_works_on_the_other
         await b2.request("ping")
         assert chats(b2) == chats(m, after=mark)
         assert [e["seq"] for e in b2.events] == sorted({e["seq"] for e in b2.events})
+        # an anonymous ballot through the follower: cast once, never on the wire in Redis
+        await m.request("poll.create", scope="event", question="Q", kind="single",
+                        options=["ja", "nein"], anonymous=True)
+        poll = (await a.wait_for(lambda e: e["type"] == "poll.opened"))["poll"]["id"]
+        assert (await a.request("poll.vote", poll=poll, choice=1))["type"] == "ok"
+        again = await Client.connect(n2, ev["id"], anna["token"])  # full state on n2
+        mine = [p for p in again.ready["state"]["polls"]  # type: ignore[index]
+                if p["poll"]["id"] == poll]
+        assert mine[0]["voted"] is True
+        assert (await again.request("poll.vote", poll=poll, choice=0))["code"] == "conflict"
+        await again.close()
+        r = aioredis.Redis.from_url(redis_server.last_url, decode_responses=True)
+        try:
+            kinds = {json.loads(f["row"])["kind"]
+                     for _id, f in await r.xrange(f"fl:ev:{ev['id']}")}
+        finally:
+            await r.aclose()
+        assert "chat.message" in kinds and not kinds & {"poll.voter", "poll.ballot"}
         # an HTTP write on the follower (the organizer ends the event) runs on the owner;
         # the answer comes once node 2 has it, so a read there right after sees it
         async with n2.http() as h2:

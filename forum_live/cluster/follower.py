@@ -21,7 +21,7 @@ from ..domain.commands import Command, JoinIn
 from ..domain.entries import Entry
 from ..domain.errors import Unavailable
 from ..domain.model import Role
-from ..hub import Hub
+from ..hub import Connection, Hub
 from ..live import Decision, EventRuntime, fold_journal
 
 if TYPE_CHECKING:
@@ -119,7 +119,25 @@ class FollowerRuntime(EventRuntime):
         self.rate_check(actor, cmd.type)  # sheds a flood here; the owner's bucket decides
         reply = await self._forward({"op": "submit", "pid": actor,
                                      "cmd": cmd.model_dump(mode="json")})
-        return await self._entries(list(reply.get("seqs") or []))
+        entries = await self._entries(list(reply.get("seqs") or []))
+        if cmd.type == "poll.vote" and not entries:  # an anonymous ballot, cast
+            self._took_part(actor, [str(getattr(cmd, "poll"))])
+        return entries
+
+    def _took_part(self, pid: str, polls: list[str]) -> None:
+        """pid's own "already voted" flags of anonymous polls (their ballots are sealed and
+        never reach this node): from the vote pid sent through here, or the ballot box."""
+        for poll in polls:
+            self.state.apply(Entry("poll.voter", {"poll": poll, "participant": pid}, "",
+                                   sealed=True))
+
+    async def attach(self, conn: Connection, resume_from: int | None) -> None:
+        if self.cluster is not None:
+            try:
+                self._took_part(conn.pid, await self.cluster.voted(self.id, conn.pid))
+            except Exception as exc:  # the flag may be stale; the owner still decides
+                log.info("event %s: votes of %s not read: %s", self.id, conn.pid, exc)
+        await super().attach(conn, resume_from)
 
     async def react(self, actor: str, kind: str) -> int:
         self.rate_check(actor, "reaction.send")

@@ -369,6 +369,12 @@ class Cluster:
             self._moving.discard(event_id)
         await self._step_down(event_id)
 
+    async def voted(self, event_id: str, pid: str) -> list[str]:
+        """The polls pid took part in (the ballot box's voters, never a choice)."""
+        rows = await self._db.fetch("SELECT poll_id FROM poll_voters WHERE event_id = $1 "
+                                    "AND participant_id = $2", event_id, pid)
+        return [r["poll_id"] for r in rows]
+
     async def join_wait(self, address: str) -> float:
         """The cluster-wide join limit per client address (Redis); 0: go ahead. Redis away:
         0, and each node's own bucket (transport/http.py) still holds."""
