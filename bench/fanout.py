@@ -348,6 +348,7 @@ async def window_run(kind: str, n: int, rounds: int, window: int, tmpd: Path,
         meter = CpuMeter(srv.pid)
         per_join: list[float] = []
         http_s: list[float] = []  # forum-live: the HTTP join alone
+        ready_bytes: list[int] = []  # forum-live: the size of each `ready` frame
         http = HttpConn()
         if kind == "forum":
             await http.open(port)
@@ -357,9 +358,11 @@ async def window_run(kind: str, n: int, rounds: int, window: int, tmpd: Path,
             for i in range(n):
                 tj = now()
                 if kind == "forum":
-                    c, _, _ = await join_forum(http, port, event_id, key, f"Teilnehmer {i:04d}",
-                                               lambda path: WinClient(tr, path, port),
-                                               timeout=timeout, http_times=http_s)
+                    c, _, ready = await join_forum(
+                        http, port, event_id, key, f"Teilnehmer {i:04d}",
+                        lambda path: WinClient(tr, path, port), timeout=timeout,
+                        http_times=http_s)
+                    ready_bytes.append(len(ready))
                 else:
                     c = await ws_connect(port, lambda: WinClient(tr, "/ws", port))
                 clients.append(c)
@@ -417,6 +420,11 @@ async def window_run(kind: str, n: int, rounds: int, window: int, tmpd: Path,
             "join_p99_ms": pct(per_join, 99) * 1e3, "join_frames": join_frames,
             "join_http_p50_ms": pct(http_s, 50) * 1e3 if http_s else 0.0,
             "join_http_total_s": sum(http_s),
+            "join_first_half_s": sum(per_join[:n // 2]),
+            "join_second_half_s": sum(per_join[n // 2:]),
+            "ready_kib_first_last": [ready_bytes[0] / 1024, ready_bytes[-1] / 1024]
+            if ready_bytes else None,
+            "ready_mib_total": sum(ready_bytes) / 2**20,
             "join_server_cpu_s": join_cpu["server_cpu_s"],
             "join_other_cpu_pct": join_cpu["other_cpu_pct"],
             "rss_before_kib": rss0, "rss_after_kib": rss1,

@@ -51,6 +51,7 @@ class Connection:
     # Frames pushed while nothing was waiting, written together at the end of this turn
     # of the loop (all entries of one group commit: one write per socket, not one each)
     _batch: list[str] = field(default_factory=list)
+    _batch_catchup: int = 0  # how many of them (the first ones) belong to the catch-up
     # Writes frames straight to the transport if it takes them now (-> True), else False
     # (full buffer, closing): the transport's fast path (ws.frame_writer), or None
     write_frames: Callable[[list[str]], bool] | None = None
@@ -59,13 +60,16 @@ class Connection:
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.pid}")
 
     def push(self, frame: str) -> None:
-        """Send a frame: straight away if nothing is waiting for this socket, else queue
-        it; a full queue means the client fell behind: cut it off."""
+        """Send a frame: if nothing waits for this socket, together with the other frames
+        of this turn of the loop (`_flush`), else queue it; a full queue means the client
+        fell behind: cut it off."""
         if self.close_code is not None or self.closed.is_set():
             return
         if not self._queue and not self._busy:
             batch = self._batch
             batch.append(frame)
+            if not self.live:
+                self._batch_catchup += 1
             if len(batch) == 1:
                 asyncio.get_running_loop().call_soon(self._flush)
             return
@@ -90,6 +94,7 @@ class Connection:
         transport offers that (write_frames), else each send run right here (_send_now).
         What the transport cannot take now goes to the queue and the writer task."""
         frames, self._batch = self._batch, []
+        catchup, self._batch_catchup = self._batch_catchup, 0
         if not frames or self.close_code is not None or self.closed.is_set():
             return
         rest: list[str] = frames
@@ -108,8 +113,8 @@ class Connection:
         if not rest or self.closed.is_set():
             return
         self._queue.extend(rest)
-        if not self.live:
-            self._catchup += len(rest)  # catch-up frames stay outside the bound
+        # the catch-up frames came first; those not written stay outside the bound
+        self._catchup += max(0, catchup - (len(frames) - len(rest)))
         self._wake_writer()
         if self.live and len(self._queue) - self._catchup > self.max_queue:
             self.kill(CLOSE_TOO_SLOW, "too slow: resume from your last seq")
@@ -160,7 +165,7 @@ class Connection:
             return
         self.close_code = code
         self.closed.set()
-        self._batch = []
+        self._batch, self._batch_catchup = [], 0
         resume, self._resume = self._resume, None
         if resume is not None:  # a send push() began and the writer has not taken over
             resume[0].close()
