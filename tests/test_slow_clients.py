@@ -177,8 +177,10 @@ async def cycles(base: str, ws_base: str, n: int, concurrency: int = 16,
         async def worker(w: int) -> None:
             for i in counter:
                 if http_every and i % http_every == 0:
-                    tmp = (await http.post("/api/events", headers=auth, json={
-                        "title": f"tmp{i}", "topics": [{"title": "t"}]})).json()
+                    made = await http.post("/api/events", headers=auth, json={
+                        "title": f"tmp{i}", "topics": [{"title": "t"}]})
+                    assert made.status_code == 201, made.text
+                    tmp = made.json()
                     joined = [(await http.post(f"/api/events/{tmp['id']}/join", json={
                         "name": f"j{k}", "key": tmp["participant_key"]})).json()
                         for k in range(3)]

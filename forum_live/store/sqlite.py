@@ -8,6 +8,7 @@ So fan-out and acks happen only after the commit, and always in journal order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -111,7 +112,9 @@ class SqliteStore:
     synchronous: str = "FULL"
     max_batch: int = 512
     _db: aiosqlite.Connection | None = None
-    _reader: aiosqlite.Connection | None = None
+    readers: int = 4  # read connections: one statement each at a time (see _read)
+    _reader_pool: asyncio.Queue[aiosqlite.Connection] | None = None
+    _reader_conns: list[aiosqlite.Connection] = field(default_factory=list)
     _queue: asyncio.Queue[_Write | None] = field(default_factory=asyncio.Queue)
     _writer: asyncio.Task[None] | None = None
     commits: int = 0  # transactions, for tests and benchmarks of the group commit
@@ -137,8 +140,13 @@ class SqliteStore:
         await self._db.execute(f"PRAGMA synchronous={self.synchronous}")
         await self._db.execute("PRAGMA foreign_keys=ON")
         await self._migrate()
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        self._reader.row_factory = aiosqlite.Row
+        self._reader_pool = asyncio.Queue()
+        self._reader_conns = []
+        for _ in range(self.readers):
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn.row_factory = aiosqlite.Row
+            self._reader_conns.append(conn)
+            self._reader_pool.put_nowait(conn)
         self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def _migrate(self) -> None:
@@ -171,10 +179,10 @@ class SqliteStore:
             await self._queue.put(None)
             await self._writer
             self._writer = None
-        for conn in (self._reader, self._db):
+        for conn in (*self._reader_conns, self._db):
             if conn is not None:
                 await conn.close()
-        self._reader = self._db = None
+        self._reader_conns, self._reader_pool, self._db = [], None, None
 
     # -- writes ----------------------------------------------------------------------
     def _submit(self, statements: list[tuple[str, Sequence[Sequence[Any]]]],
@@ -243,8 +251,7 @@ class SqliteStore:
                              [(event_id, seq, blob)])])
 
     async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
-        assert self._reader is not None
-        async with self._reader.execute("SELECT seq, data FROM snapshots WHERE event_id = ?",
+        async with self._read() as db, db.execute("SELECT seq, data FROM snapshots WHERE event_id = ?",
                                         (event_id,)) as cur:
             row = await cur.fetchone()
         return (int(row[0]), bytes(row[1])) if row else None
@@ -256,8 +263,7 @@ class SqliteStore:
                               for b in files])])
 
     async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
-        assert self._reader is not None
-        async with self._reader.execute("SELECT data FROM minutes_files WHERE event_id = ? "
+        async with self._read() as db, db.execute("SELECT data FROM minutes_files WHERE event_id = ? "
                                         "AND sha256 = ?", (event_id, sha256)) as cur:
             row = await cur.fetchone()
         return bytes(row[0]) if row else None
@@ -374,21 +380,34 @@ class SqliteStore:
                 w.future.set_result(None)
 
     # -- reads -----------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read connection of its own for one read. SQLite keeps a connection's read
+        snapshot while any of its statements is active, so two overlapping reads on one
+        connection could see the journal as it was before a commit in between (a just
+        created event "not found", a journal folded without its newest entries)."""
+        if self._reader_pool is None:
+            raise StoreClosed("the store is closed")
+        conn = await self._reader_pool.get()
+        try:
+            yield conn
+        finally:
+            self._reader_pool.put_nowait(conn)
+
+    # -- what is read
     async def event_row(self, event_id: str) -> dict[str, str] | None:
-        assert self._reader is not None
-        async with self._reader.execute("SELECT * FROM events WHERE id = ?", (event_id,)) as cur:
+        async with self._read() as db, db.execute("SELECT * FROM events WHERE id = ?",
+                                                  (event_id,)) as cur:
             row = await cur.fetchone()
         return dict(row) if row else None
 
     async def list_events(self) -> list[dict[str, str]]:
-        assert self._reader is not None
-        async with self._reader.execute(
+        async with self._read() as db, db.execute(
                 "SELECT * FROM events ORDER BY created_at DESC, rowid DESC") as cur:
             return [dict(r) for r in await cur.fetchall()]
 
     async def journal(self, event_id: str, after: int = 0) -> AsyncIterator[Entry]:
-        assert self._reader is not None
-        async with self._reader.execute(
+        async with self._read() as db, db.execute(
                 "SELECT * FROM journal WHERE event_id = ? AND seq > ? ORDER BY seq",
                 (event_id, after)) as cur:
             async for row in cur:
@@ -396,23 +415,27 @@ class SqliteStore:
 
     async def sealed(self, event_id: str) -> AsyncIterator[Entry]:
         """The ballot box as entries for the fold: voters, counts, texts (shuffled)."""
-        assert self._reader is not None
         queries = [
             ("poll.voter", "SELECT poll_id, participant_id FROM poll_voters WHERE event_id = ?"),
             ("poll.tally", "SELECT poll_id, room, option, n FROM poll_counts WHERE event_id = ?"),
             ("poll.ballot", "SELECT poll_id, room, text FROM poll_texts WHERE event_id = ? "
                             "ORDER BY shuffle"),
         ]
-        for kind, sql in queries:
-            async with self._reader.execute(sql, (event_id,)) as cur:
-                async for r in cur:
-                    if kind == "poll.voter":
-                        data = {"poll": r[0], "participant": r[1]}
-                    elif kind == "poll.tally":
-                        data = {"poll": r[0], "room": r[1], "key": r[2], "n": r[3]}
-                    else:
-                        data = {"poll": r[0], "room": r[1], "text": r[2]}
-                    yield Entry(kind, data, "", sealed=True)
+        async with self._read() as db:
+            await db.execute("BEGIN")  # one snapshot for the three tables
+            try:
+                for kind, sql in queries:
+                    async with db.execute(sql, (event_id,)) as cur:
+                        async for r in cur:
+                            if kind == "poll.voter":
+                                data = {"poll": r[0], "participant": r[1]}
+                            elif kind == "poll.tally":
+                                data = {"poll": r[0], "room": r[1], "key": r[2], "n": r[3]}
+                            else:
+                                data = {"poll": r[0], "room": r[1], "text": r[2]}
+                            yield Entry(kind, data, "", sealed=True)
+            finally:
+                await db.execute("COMMIT")
 
     # -- the ballot box at rest (issue 13) --------------------------------------------
     async def reseal(self, event_id: str, poll_ids: Sequence[str]) -> int:
