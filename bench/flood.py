@@ -195,7 +195,8 @@ def main() -> None:
 
     async def run() -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
-            proc = await spawn(Path(tmp) / "d", env={"FORUM_SYNCHRONOUS": "NORMAL"})
+            proc = await spawn(Path(tmp) / "d", env={"FORUM_SYNCHRONOUS": "NORMAL",
+                                                      "FORUM_LIMIT_SOCKETS_PER_PARTICIPANT": "16"})
             try:
                 return await flood_run(proc.base, proc.ws_base, a.others, a.seconds)
             finally:

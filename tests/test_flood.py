@@ -15,7 +15,10 @@ from tests.support.process import spawn
 
 @pytest.mark.slow
 async def test_a_flooder_is_rate_limited_and_does_not_slow_the_others(tmp_path: Path) -> None:
-    proc = await spawn(tmp_path / "d", env={"FORUM_SYNCHRONOUS": "NORMAL"})
+    # the flooder floods every kind from a tab of its own (12 sockets): above the default
+    # of 5 sockets a person, so that rate limits, not the socket limit, are what is tested
+    proc = await spawn(tmp_path / "d", env={"FORUM_SYNCHRONOUS": "NORMAL",
+                                            "FORUM_LIMIT_SOCKETS_PER_PARTICIPANT": "16"})
     try:
         r = await flood_run(proc.base, proc.ws_base, others=10, seconds=3.0,
                             window=8)  # the flooder shares this process with the observer
