@@ -596,3 +596,65 @@ async def test_revoking_tokens_and_the_join_limit_hold_on_every_node(
                 assert int(r.headers["retry-after"]) >= 1
     finally:
         stop_all(nodes)
+
+
+async def test_a_node_stopped_cleanly_hands_its_events_over_at_once(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=10.0)
+    n1, n2 = nodes
+    try:
+        async with n1.http() as h1:
+            ev = await create_event(h1)
+            anna, bernd = await join(h1, ev, "Anna"), await join(h1, ev, "Bernd")
+        a = Talker("anna", ev, anna["token"])
+        await a.connect(n2)
+        b = await Client.connect(n1, ev["id"], bernd["token"])
+        assert (await b.request("chat.send", room=ev["plenary_room"], text="tschüss"))["type"] == "ok"
+        assert n1.terminate() == 0  # SIGTERM: sockets closed, journal flushed, leases given up
+        took = await wait_owner(db, ev["id"], "n2", 6.0)  # not after the 10 s lease
+        stop = asyncio.Event()
+        talk = asyncio.create_task(a.talk(n2, stop))
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 10
+        while not a.acked and loop.time() < until:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await talk
+        assert a.acked and took < 6.0
+        heard = [e["message"]["text"] for e in a.events if e["type"] == "chat.message"]
+        assert heard[0] == "tschüss" and heard.count("tschüss") == 1
+        await a.close()
+    finally:
+        stop_all(nodes)
+
+
+async def test_an_idle_event_is_unloaded_released_and_claimed_by_the_next_node_that_needs_it(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=3.0,
+                                    FORUM_LIMIT_IDLE_UNLOAD_S="1")
+    n1, n2 = nodes
+    try:
+        async with n1.http() as h1:
+            ev = await create_event(h1)
+            anna = await join(h1, ev, "Anna")
+        a = await Client.connect(n2, ev["id"], anna["token"])  # n2 follows, n1 owns
+        said = await a.request("chat.send", room=ev["plenary_room"], text="erst")
+        assert said["type"] == "ok"
+        await a.close()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 10  # unloaded idle on n1: its lease is released, not renewed
+        while loop.time() < until and await owner(db, ev["id"]) != ("", 1):
+            await asyncio.sleep(0.2)
+        assert await owner(db, ev["id"]) == ("", 1)
+        await asyncio.sleep(2.5)  # and nobody takes a released event over as an orphan
+        assert await owner(db, ev["id"]) == ("", 1)
+        a2 = await Client.connect(n2, ev["id"], anna["token"], resume_from=a.last_seq)
+        assert a2.ready is not None and a2.ready["resumed"] is True
+        again = await a2.request("chat.send", room=ev["plenary_room"], text="wieder")
+        assert again["type"] == "ok", again
+        assert await owner(db, ev["id"]) == ("n2", 2)  # the node that needed it claimed it
+        rows = await journal(db, ev["id"])
+        assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+        await a2.close()
+    finally:
+        stop_all(nodes)

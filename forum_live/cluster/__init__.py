@@ -25,6 +25,7 @@ def make_cluster(forum: "Forum") -> "Cluster | None":
     cluster = Cluster(forum, settings.database_url, settings.redis_url, node,
                       lease_s=settings.limits.owner_lease_s)
     forum.loader = cluster.load
+    forum.on_unload.append(cluster.unloaded)
     return cluster
 
 

@@ -81,7 +81,7 @@ RETURNING epoch
 """
 ORPHANS = """
 SELECT o.event_id FROM event_owners o JOIN events e ON e.id = o.event_id
- WHERE o.lease_until < now() AND e.status = 'open' AND o.node <> $1
+ WHERE o.lease_until < now() AND e.status = 'open' AND o.node NOT IN ($1, '')
  ORDER BY o.lease_until LIMIT 50
 """
 OWNERS = """
@@ -139,6 +139,7 @@ class Cluster:
     takeovers: int = 0
     handovers: int = 0
     _lonely: dict[str, tuple[str, float]] = field(default_factory=dict)  # event -> (node, since)
+    _releasing: set[asyncio.Task[None]] = field(default_factory=set)
     app: Any = None  # the node's ASGI app: forwarded HTTP writes run through it (http.py)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -219,6 +220,27 @@ class Cluster:
         log.info("cluster node %s owns event %s (epoch %d, seq %d)", self.node, event_id,
                  epoch, rt.state.seq)
         return rt
+
+    def unloaded(self, rt: EventRuntime) -> None:
+        """Forum.on_unload: an owned event unloaded after its idle grace (no socket on any
+        node, no deadline pending) gives its lease up, marked released (node ''), so no node
+        loads it as an orphan; the next node that needs it claims it (epoch + 1)."""
+        epoch = self.owned.pop(rt.id, None)
+        if epoch is None or isinstance(rt, FollowerRuntime):
+            return
+        store: Any = self.forum.store
+        store.fence(rt.id, None)
+        task = asyncio.get_running_loop().create_task(self._release(rt.id, epoch))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release(self, event_id: str, epoch: int) -> None:
+        try:
+            await self._db.execute(
+                "UPDATE event_owners SET node = '', lease_until = now() "
+                "WHERE event_id = $1 AND node = $2 AND epoch = $3", event_id, self.node, epoch)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out by itself then
+            log.warning("cluster: lease of unloaded event %s not released: %s", event_id, exc)
 
     def unfollow(self, rt: FollowerRuntime) -> None:
         if self.followers.get(rt.id) is rt:
@@ -418,7 +440,12 @@ class Cluster:
                 rt.token_gen = int(r["token_gen"])
                 for conn in list(rt.hub.connections):
                     conn.kill(CLOSE_REVOKED, "the organizer revoked every token of this event")
-            if r is None or not r["live"] or r["node"] == self.node:  # (handed to us)
+            if r is not None and r["node"] == "" and not rt.hub.connections:
+                # released by an owner that unloaded it idle: nobody here needs it either
+                if self.forum.runtimes.get(rt.id) is rt:
+                    del self.forum.runtimes[rt.id]
+                await rt.unload()
+            elif r is None or not r["live"] or r["node"] == self.node:  # (handed to us)
                 await self._take_over(rt)
             elif int(r["epoch"]) != rt.owner_epoch:
                 rt.owner_epoch = int(r["epoch"])
