@@ -41,6 +41,7 @@ class _Write:
     expect: int | None = None
     head: int | None = None  # the event's last seq once this write is committed
     forget: str | None = None  # an event erased by this write
+    row: str | None = None  # an event whose row this write changes (the row cache drops it)
     error: StoreError | None = None
 
 
@@ -121,6 +122,10 @@ class SqliteStore:
     appended: int = 0
     failures: int = 0  # writes that failed, for healthz and tests
     _heads: dict[str, int] = field(default_factory=dict)  # committed last seq per event
+    # Event rows as committed, read once: every hello and join looks its event up, and only
+    # this process writes them (the writes below drop a row after their commit).
+    _rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    _row_changes: int = 0  # a read racing a change does not fill the cache
     _healthy: bool = True
     last_error: str | None = None
 
@@ -225,14 +230,15 @@ class SqliteStore:
         ], event_id=row["id"], expect=0, head=first.seq)
 
     async def set_status(self, event_id: str, status: str) -> None:
-        await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])])
+        await self._submit([("UPDATE events SET status = ? WHERE id = ?", [(status, event_id)])],
+                           row=event_id)
 
     async def revoke_tokens(self, event_id: str, participant_key: str,
                             moderator_key: str) -> None:
         """New invite keys and the next token generation: every token issued so far ends."""
         await self._submit([("UPDATE events SET participant_key = ?, moderator_key = ?, "
                              "token_gen = token_gen + 1 WHERE id = ?",
-                             [(participant_key, moderator_key, event_id)])])
+                             [(participant_key, moderator_key, event_id)])], row=event_id)
 
 
     async def delete_event(self, event_id: str) -> None:
@@ -242,7 +248,8 @@ class SqliteStore:
         await self._submit([(f"DELETE FROM {table} WHERE event_id = ?", one)
                             for table in ("journal", "poll_voters", "poll_counts", "poll_texts",
                                           "snapshots", "minutes_files")]
-                           + [("DELETE FROM events WHERE id = ?", one)], forget=event_id)
+                           + [("DELETE FROM events WHERE id = ?", one)], forget=event_id,
+                           row=event_id)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
         await self._submit([("INSERT INTO snapshots (event_id, seq, data) VALUES (?, ?, ?) "
@@ -371,6 +378,10 @@ class SqliteStore:
                 continue
             if w.forget is not None:
                 self._heads.pop(w.forget, None)
+            for changed in (w.forget, w.row):
+                if changed is not None:
+                    self._rows.pop(changed, None)
+                    self._row_changes += 1
             if w.on_commit is not None:
                 try:
                     w.on_commit()
@@ -396,10 +407,18 @@ class SqliteStore:
 
     # -- what is read
     async def event_row(self, event_id: str) -> dict[str, str] | None:
+        cached = self._rows.get(event_id)
+        if cached is not None:
+            return dict(cached)
+        changes = self._row_changes
         async with self._read() as db, db.execute("SELECT * FROM events WHERE id = ?",
                                                   (event_id,)) as cur:
             row = await cur.fetchone()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        if changes == self._row_changes:
+            self._rows[event_id] = dict(row)
+        return dict(row)
 
     async def list_events(self) -> list[dict[str, str]]:
         async with self._read() as db, db.execute(
