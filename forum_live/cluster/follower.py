@@ -71,6 +71,8 @@ class FollowerRuntime(EventRuntime):
     owner_epoch: int = 0  # the owner epoch last seen; a new one: presence is told again
     token_gen: int = 0  # the event's token generation; a new one (revoked): sockets close
     _feeding: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tell: set[str] = field(default_factory=set)  # people whose socket count changed
+    _teller: asyncio.Task[None] | None = None
 
     @classmethod
     async def follow(cls, cluster: "Cluster", event_id: str) -> "FollowerRuntime":
@@ -154,14 +156,23 @@ class FollowerRuntime(EventRuntime):
         return await self._entries(list(reply.get("seqs") or []))
 
     async def _presence(self, pid: str, online: bool) -> None:
-        """Tell the owner how many sockets of pid this node holds; it journals presence."""
+        """Tell the owner how many sockets of pid this node holds (it journals presence).
+        Queued, not awaited: a hello does not wait for the owner; one task sends the
+        current count of each person that changed, so the owner always ends up with it."""
         if self.unloaded or self.cluster is None:
             return
-        try:
-            await asyncio.wait_for(self._forward({
-                "op": "presence", "pid": pid, "sockets": self.hub.count(pid)}), 3.0)
-        except Exception as exc:  # presence is not worth failing a socket for
-            log.info("event %s: presence of %s not forwarded: %s", self.id, pid, exc)
+        self._tell.add(pid)
+        if self._teller is None or self._teller.done():
+            self._teller = self._own(self._tell_owner())
+
+    async def _tell_owner(self) -> None:
+        while self._tell and not self.unloaded:
+            pid = self._tell.pop()
+            try:
+                await asyncio.wait_for(self._forward({
+                    "op": "presence", "pid": pid, "sockets": self.hub.count(pid)}), 5.0)
+            except Exception as exc:  # presence is not worth failing a socket for
+                log.info("event %s: presence of %s not forwarded: %s", self.id, pid, exc)
 
     async def announce(self) -> None:
         """A new owner: tell it every person with a socket here."""
