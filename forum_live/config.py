@@ -64,6 +64,10 @@ class Limits:
     join_burst: int = 60  # ... in bursts of 60; over it 429 rate_limited with Retry-After
     sockets_per_participant: int = 5  # open sockets of one person; one more is refused
     anonymous_step: int = 5  # anonymous results change by >= this many ballots (or at close)
+    # video at forum size (issue 15): the video tiles (slots) the server sends one viewer:
+    # screen shares, the viewer's pinned cameras, the active speakers first
+    video_tiles_max: int = 8
+    media_quality_interval_s: float = 2.0  # per-person connection report to moderators
 
 
 

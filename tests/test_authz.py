@@ -255,6 +255,7 @@ SOCKET: dict[str, Row] = {
     "media.answer": Row(lambda w: {"sdp": "v=0"}, "invalid", "invalid"),
     "media.candidate": Row(lambda w: {"candidate": None}, "invalid", "invalid"),
     "media.publish": Row(lambda w: {"kind": "camera"}, "invalid", "invalid"),
+    "media.pin": Row(lambda w: {"participants": [w.ids["moderator"]]}, "invalid", "invalid"),
     "media.leave": Row(lambda w: {}, O, O),
 }
 NOT_A_COMMAND = {"hello"}  # the handshake: tried with every credential below

@@ -59,6 +59,7 @@ class MediaPeer:
         self.conn = conn
         self.room = room
         self.hears = room  # the room whose mix this peer is sent (a moderator listening in)
+        self.pinned: list[str] = []  # participants whose cameras this viewer pinned
         self.closed = False
         self.lock = asyncio.Lock()
         self._answer: asyncio.Future[str] | None = None

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from ..domain.commands import Command, register_command
 from ..domain.context import Context
@@ -70,6 +70,15 @@ class MediaLeave(Command):
 
 
 @register_command
+class MediaPin(Command):
+    """The tiles a viewer pinned: the server keeps their cameras among the viewer's
+    `video_tiles_max` slots (before the active speakers)."""
+    type: Literal["media.pin"]
+    participants: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+                            Field(max_length=16)] = []
+
+
+@register_command
 class BreakoutsListen(Command):
     """A moderator listens in on a room (its audio mix, listen-only, and its chat) without
     leaving the room they are in; `room: null` stops. Not journaled: like media.join, who
@@ -92,6 +101,10 @@ class MediaService:
         self.speakers: dict[tuple[str, str], str | None] = {}  # active speaker per room
         self._last_speaking: dict[tuple[str, str], tuple[str, ...]] = {}
         self._refresh = 0
+        # (event, room) -> who spoke, most recent first (the viewers' tiles follow them)
+        self.recent: dict[tuple[str, str], list[str]] = {}
+        # (event, pid) -> (audio packets received, lost, frames decoded) at the last report
+        self._quality_seen: dict[tuple[str, str], tuple[int, int, int]] = {}
         # (event, moderator) -> (room listened to, the socket that asked)
         self.listening: dict[tuple[str, str], tuple[str, "Connection"]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -103,6 +116,7 @@ class MediaService:
     async def start(self) -> None:
         internals.check()
         self.clock.start()
+        self.spawn(self._quality_loop())
 
     async def close(self) -> None:
         """Finalize recordings (journaling their stop), close every peer. Idempotent."""
@@ -198,7 +212,7 @@ class MediaService:
                 old.push({"type": "media.closed", "reason": "replaced"})
             await self.close_peer(old, "replaced")
         room = rt.state.room_of(conn.pid)
-        slots = self.settings.media_video_tiles + 2 if cmd.video else 0
+        slots = self.settings.limits.video_tiles_max if cmd.video else 0
         peer = MediaPeer(self, rt.id, conn.pid, conn, room, slots)
         self.peers[(rt.id, conn.pid)] = peer
         self._place(peer)
@@ -284,16 +298,24 @@ class MediaService:
 
     # -- video routing -------------------------------------------------------------------
     def relayout(self, event_id: str, room: str) -> None:
+        """Each viewer's slots (at most `video_tiles_max`): screen shares, the cameras the
+        viewer pinned, the active speaker, then whoever spoke most recently, then the other
+        cameras; a source that stays wanted keeps its slot (no needless switches)."""
         peers = [p for (ev, _), p in self.peers.items()
                  if ev == event_id and p.room == room and not p.closed]
         speaker = self.speakers.get((event_id, room))
+        recent = {pid: i for i, pid in enumerate(self.recent.get((event_id, room), ()))}
         sources = [p.sources[k] for k in ("screen", "camera") for p in peers
                    if p.sources[k].published]
-        sources.sort(key=lambda s: (s.kind != "screen", s.pid != speaker))
+        sources.sort(key=lambda s: (s.kind != "screen", s.pid != speaker,
+                                    recent.get(s.pid, len(recent))))
         for viewer in peers:
             if not viewer.slots:
                 continue
-            wanted = [s for s in sources if s.pid != viewer.pid][: len(viewer.slots)]
+            pinned = viewer.pinned
+            mine = sorted((s for s in sources if s.pid != viewer.pid),
+                          key=lambda s: (s.kind != "screen", s.pid not in pinned))
+            wanted = mine[: len(viewer.slots)]
             assign = [sl.source if sl.source in wanted else None for sl in viewer.slots]
             rest = [s for s in wanted if s not in assign]
             for i, cur in enumerate(assign):
@@ -344,9 +366,82 @@ class MediaService:
                 if conn.room == room and conn.live:
                     conn.push(frame)
             loudest = max(m.speaking, key=m.speaking.__getitem__) if m.speaking else None
+            order = self.recent.setdefault(key, [])
+            top = set(order[: self.settings.limits.video_tiles_max])
+            for pid in sorted(m.speaking, key=m.speaking.__getitem__):
+                if pid in order:
+                    order.remove(pid)
+                order.insert(0, pid)
+            del order[64:]
+            moved = set(order[: self.settings.limits.video_tiles_max]) != top
             if loudest is not None and loudest != self.speakers.get(key):
                 self.speakers[key] = loudest
+                moved = True
+            if moved:
                 self.relayout(event_id, room)
+
+    async def pin(self, rt: "EventRuntime", conn: "Connection", cmd: MediaPin
+                  ) -> dict[str, Any]:
+        peer = self.peer(rt, conn)
+        peer.pinned = [p for p in dict.fromkeys(cmd.participants) if p != peer.pid]
+        self.relayout(rt.id, peer.room)
+        return {"pinned": peer.pinned}
+
+    # -- connection quality (moderators) --------------------------------------------------
+    async def _quality_loop(self) -> None:
+        every = self.settings.limits.media_quality_interval_s
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.publish_quality()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("media: connection quality report failed")
+
+    async def quality(self, peer: MediaPeer) -> dict[str, Any]:
+        """One person's connection since the last report, from the server's
+        RTCPeerConnection stats: the share of their microphone's packets lost on the way
+        in, whether any audio arrived at all, and what their browser reports of ours."""
+        key = (peer.event_id, peer.pid)
+        received = lost = 0
+        for st in (await peer.audio_tr.receiver.getStats()).values():
+            if st.type == "inbound-rtp":
+                received += st.packetsReceived
+                lost += max(0, st.packetsLost)
+        out: dict[str, Any] = {}
+        for st in (await peer.audio_tr.sender.getStats()).values():
+            if st.type == "remote-inbound-rtp":
+                out["rtt_ms"] = round(st.roundTripTime * 1000)
+                out["loss_out"] = round(st.fractionLost, 3)
+        frames = peer.audio_in.received
+        r0, l0, f0 = self._quality_seen.get(key, (0, 0, 0))
+        self._quality_seen[key] = (received, lost, frames)
+        dr, dl = received - r0, lost - l0
+        out["loss"] = round(dl / (dr + dl), 3) if dr + dl > 0 else 0.0
+        out["audio"] = frames > f0
+        out["connected"] = peer.pc.connectionState == "connected"
+        return out
+
+    async def publish_quality(self) -> None:
+        """`media.quality` to every moderator of each event with peers (direct, not
+        journaled): {participant: {loss, audio, connected, rtt_ms?, loss_out?}}."""
+        by_event: dict[str, dict[str, Any]] = {}
+        for (ev, pid), peer in list(self.peers.items()):
+            if peer.closed or peer.pc.remoteDescription is None:
+                continue
+            by_event.setdefault(ev, {})[pid] = await self.quality(peer)
+        for key in [k for k in self._quality_seen if k not in self.peers]:
+            del self._quality_seen[key]
+        for ev, people in by_event.items():
+            rt = self.forum.runtimes.get(ev)
+            if rt is None:
+                continue
+            frame = encode({"type": "media.quality", "peers": people})
+            for pid in rt.state.moderators:
+                for conn in rt.hub.of(pid):
+                    if conn.live:
+                        conn.push(frame)
 
     # -- listening in (moderators) -------------------------------------------------------
     async def listen(self, rt: "EventRuntime", conn: "Connection",
@@ -517,6 +612,11 @@ async def _leave(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
     if peer is not None and peer.conn is conn:
         await svc.close_peer(peer, "left")
     return {}
+
+
+@register_handler(MediaPin)
+async def _pin(rt: Any, conn: "Connection", cmd: Command) -> dict[str, Any]:
+    return await _service(rt).pin(rt, conn, cmd)  # type: ignore[arg-type]
 
 
 @register_handler(BreakoutsListen)

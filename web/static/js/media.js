@@ -5,6 +5,7 @@
 import { $, clear, h, show, setText } from "./dom.js";
 import { t } from "./i18n.js";
 import { isModerator } from "./state.js";
+import { personExtras } from "./participants.js";
 
 // What other modules may ask of the audio connection (the floor prompt, the ended state).
 export const audio = { joined: () => false, muted: () => false, join: () => {}, unmute: () => {}, leave: () => {} };
@@ -302,11 +303,18 @@ export function install({ store, socket, onDirect }) {
     const isPinned = pinned === x.key;
     const pin = h("button", { type: "button", class: "btn btn--small media__pin", attrs: {
       "aria-pressed": String(isPinned), "aria-label": t(isPinned ? "meeting.unpin_label" : "meeting.pin_label", { name: x.label }) },
-    on: { click: () => { pinned = isPinned ? null : x.key; drawTiles(); } } }, t(isPinned ? "meeting.unpin" : "meeting.pin"));
+    on: { click: () => { pinned = isPinned ? null : x.key; tellPinned(); drawTiles(); } } }, t(isPinned ? "meeting.unpin" : "meeting.pin"));
     const muted = x.pid && isMuted(x.pid) ? h("span", { class: "media__muted" }, ` (${t("meeting.muted")})`) : null;
     return h("figure", { class: `media__tile${large ? " media__tile--large" : ""}${x.pid && speaking.has(x.pid) ? " is-speaking" : ""}${x.self ? " media__tile--self" : ""}`,
       data: { participant: x.pid || "", kind: x.kind, key: x.key }, attrs: large ? {} : { role: "listitem" } },
     video, h("figcaption", {}, h("span", { class: "media__name" }, x.label), muted, pin));
+  }
+  // The server sends at most `video_tiles_max` tiles, chosen by who speaks: a pinned camera
+  // is kept among them (media.pin).
+  function tellPinned() {
+    if (!pc) return;
+    const pid = pinned && pinned.startsWith("camera:") ? pinned.slice(7) : null;
+    socket().request("media.pin", { participants: pid ? [pid] : [] }).catch(() => {});
   }
   function drawTiles() {
     const all = tiles();
@@ -339,6 +347,28 @@ export function install({ store, socket, onDirect }) {
     }
     for (const fig of el.tiles.querySelectorAll(".media__tile")) fig.classList.toggle("is-speaking", speaking.has(fig.dataset.participant));
     for (const li of document.querySelectorAll("[data-participant]")) li.classList.toggle("is-speaking", speaking.has(li.dataset.participant));
+  });
+  // Moderators: each person's connection, as the server measures it (media.quality).
+  let quality = new Map();
+  function qualityTag(p) {
+    const q = quality.get(p.id);
+    if (!q || !store.ready || !isModerator(store.model)) return null;
+    const bad = !q.connected || !q.audio || q.loss >= 0.05;
+    const text = !q.connected ? t("media.q_lost") : !q.audio ? t("media.q_no_audio")
+      : q.loss >= 0.05 ? t("media.q_loss", { pct: Math.round(q.loss * 100) }) : t("media.q_good");
+    return h("span", { class: `tag person__conn${bad ? " person__conn--bad" : ""}` }, text);
+  }
+  personExtras.push(qualityTag);
+  onDirect("media.quality", (f) => {
+    quality = new Map(Object.entries(f.peers || {}));
+    for (const li of document.querySelectorAll("#people-list li[data-participant]")) {
+      const old = li.querySelector(".person__conn");
+      const p = store.ready && store.model.participants.get(li.dataset.participant);
+      const tag = p ? qualityTag(p) : null;
+      if (old && tag && old.textContent === tag.textContent) continue;
+      if (old) old.remove();
+      if (tag) li.append(tag);
+    }
   });
   onDirect("media.closed", (f) => { if (f.reason !== "replaced") fail(f.reason === "shutdown" ? "media.ended" : "media.failed"); hangUp(false); });
   window.addEventListener("pagehide", () => { if (pc) pc.close(); });
