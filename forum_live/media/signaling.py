@@ -411,9 +411,11 @@ class MediaService:
                 lost += max(0, st.packetsLost)
         out: dict[str, Any] = {}
         for st in (await peer.audio_tr.sender.getStats()).values():
-            if st.type == "remote-inbound-rtp":
-                out["rtt_ms"] = round(st.roundTripTime * 1000)
-                out["loss_out"] = round(st.fractionLost, 3)
+            if st.type == "remote-inbound-rtp":  # fields stay None until an RTCP report came
+                if st.roundTripTime is not None:
+                    out["rtt_ms"] = round(st.roundTripTime * 1000)
+                if st.fractionLost is not None:
+                    out["loss_out"] = round(st.fractionLost, 3)
         frames = peer.audio_in.received
         r0, l0, f0 = self._quality_seen.get(key, (0, 0, 0))
         self._quality_seen[key] = (received, lost, frames)
@@ -430,7 +432,10 @@ class MediaService:
         for (ev, pid), peer in list(self.peers.items()):
             if peer.closed or peer.pc.remoteDescription is None:
                 continue
-            by_event.setdefault(ev, {})[pid] = await self.quality(peer)
+            try:
+                by_event.setdefault(ev, {})[pid] = await self.quality(peer)
+            except Exception:  # one peer's stats must not silence the others'
+                log.exception("media: stats of one peer failed")
         for key in [k for k in self._quality_seen if k not in self.peers]:
             del self._quality_seen[key]
         for ev, people in by_event.items():
