@@ -658,3 +658,29 @@ async def test_an_idle_event_is_unloaded_released_and_claimed_by_the_next_node_t
         await a2.close()
     finally:
         stop_all(nodes)
+
+
+def test_a_follower_refuses_media_with_unavailable() -> None:
+    """Audio and video stay on the owner: on a follower the media service is a stand-in
+    that answers `unavailable`, and the service's hooks are taken off the follower."""
+    from forum_live.cluster.follower import FollowerRuntime, keep_media_on_owner
+    from forum_live.config import Limits
+    from forum_live.domain.errors import Unavailable
+    from forum_live.domain.model import EventState
+    from forum_live.store.memory import MemoryStore
+
+    class Media:
+        def on_commit(self, rt: Any, entries: Any) -> None: ...
+        def on_detach(self, rt: Any, conn: Any) -> None: ...
+        async def join(self, *args: Any) -> dict[str, Any]:
+            return {}
+
+    media = Media()
+    rt = FollowerRuntime("ev", MemoryStore(), Limits(), EventState(id="ev"))
+    rt.services["media"] = media
+    rt.after_commit.append(media.on_commit)
+    rt.on_detach.append(media.on_detach)
+    keep_media_on_owner(rt)
+    assert rt.services["media"] is not media and not rt.after_commit and not rt.on_detach
+    with pytest.raises(Unavailable):
+        rt.services["media"].join(rt, None, None)

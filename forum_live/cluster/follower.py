@@ -62,6 +62,28 @@ class ClusterHub(Hub):
         return gone
 
 
+class MediaElsewhere:
+    """A follower's stand-in for the media service: audio and video of an event run on its
+    owner node (its mixers, recorder and peers are there), so media frames sent to a
+    follower answer `unavailable`; behind the hashing proxy the clients' node owns it."""
+
+    def __getattr__(self, name: str) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise Unavailable("audio and video of this event run on another node of the "
+                              "cluster right now; please try again shortly")
+        return refuse
+
+
+def keep_media_on_owner(rt: EventRuntime) -> None:
+    """Forum.on_runtime (after the media service's own hook): a follower gets no media."""
+    if not isinstance(rt, FollowerRuntime) or "media" not in rt.services:
+        return
+    svc = rt.services["media"]
+    rt.services["media"] = MediaElsewhere()
+    rt.after_commit[:] = [h for h in rt.after_commit if getattr(h, "__self__", None) is not svc]
+    rt.on_detach[:] = [h for h in rt.on_detach if getattr(h, "__self__", None) is not svc]
+
+
 @dataclass
 class FollowerRuntime(EventRuntime):
     """An event this node serves but does not own: committed entries only, no clock, no
