@@ -187,15 +187,19 @@ class Talker:
             self.clients.append(c)
             return c
 
-    async def talk(self, node: ServerProcess, stop: asyncio.Event, pace: float = 0.3) -> None:
+    async def talk(self, node: ServerProcess, stop: asyncio.Event, pace: float = 0.3,
+                   minutes: bool = False) -> None:
+        """Chat lines (or, with `minutes`, notes in the minutes), each with its own text."""
         c = await self.connect(node)
         n = 0
         while not stop.is_set():
             n += 1
             text = f"{self.name}-{n}"
+            extra = {"kind": "note"} if minutes else {}
             try:
-                r = await c.request("chat.send", room=self.ev["plenary_room"], text=text,
-                                    timeout=15)
+                r = await c.request("minutes.add" if minutes else "chat.send",
+                                    room=self.ev["plenary_room"], text=text, timeout=15,
+                                    **extra)
             except Exception:  # closed (node died, event moved) or no answer: resume
                 self.refused.append(text)
                 if node.proc.poll() is not None:
@@ -240,9 +244,10 @@ async def test_owner_killed_under_load_another_node_takes_over_and_nothing_acked
         assert await owner(db, ev["id"]) == ("n1", 1)
         talkers = [Talker(f"t{i}", ev, p["token"]) for i, p in enumerate(people)]
         stop = asyncio.Event()
-        # two talk through the owner (they die with it), two through node 2 (they stay)
-        tasks = [asyncio.create_task(t.talk(node, stop))
-                 for t, node in zip(talkers, (n1, n1, n2, n2))]
+        # two talk through the owner (they die with it), two through node 2 (they stay);
+        # one of each pair writes the minutes instead of chatting
+        tasks = [asyncio.create_task(t.talk(node, stop, minutes=i % 2 == 1))
+                 for i, (t, node) in enumerate(zip(talkers, (n1, n1, n2, n2)))]
         await asyncio.sleep(2.0)
         n1.kill9()
         took = await wait_owner(db, ev["id"], "n2", 15.0)
@@ -255,8 +260,9 @@ async def test_owner_killed_under_load_another_node_takes_over_and_nothing_acked
         rows = await journal(db, ev["id"])
         assert [r[0] for r in rows] == list(range(1, len(rows) + 1))  # dense: no fork
         said = [json.loads(r[2])["message"]["text"] for r in rows if r[1] == "chat.message"]
+        said += [json.loads(r[2])["entry"]["text"] for r in rows if r[1] == "minutes.added"]
         assert len(said) == len(set(said))
-        for t in talkers:  # every acknowledged line is there exactly once
+        for t in talkers:  # every acknowledged line and note is there exactly once
             assert t.acked and set(t.acked) <= set(said), (t.name, t.acked, said)
         # the survivors, after resuming, saw every line of the journal exactly once, in order
         heard = [e["seq"] for e in survivors[0].events if e["type"] == "chat.message"]
