@@ -690,3 +690,86 @@ def test_a_follower_refuses_media_with_unavailable() -> None:
     assert rt.services["media"] is not media and not rt.after_commit and not rt.on_detach
     with pytest.raises(Unavailable):
         rt.services["media"].join(rt, None, None)
+
+
+# -- the socket suite's core against two nodes behind HAProxy -------------------------------
+SOCKET_CORE = [
+    "test_chat_fans_out_to_fifty_clients_once_each_in_the_same_order",
+    "test_one_person_with_two_tabs_is_present_once",
+    "test_presence_in_the_ready_state_and_the_join_event",
+    "test_a_tampered_token_is_refused",
+    "test_oversize_frame_is_too_large_and_the_connection_stays",
+    "test_text_over_the_limit_is_too_large",
+    "test_chat_spam_is_rate_limited_after_the_burst",
+    "test_malformed_frames_are_invalid_with_the_ref_echoed",
+    "test_chat_delete_needs_a_moderator_and_reaches_everyone",
+    "test_hands_are_raised_and_lowered_in_order",
+    "test_sending_into_a_room_one_is_not_in",
+    "test_resume_delivers_exactly_the_missed_events",
+    "test_resume_with_nothing_missed_is_an_empty_replay",
+    "test_unknown_event_and_foreign_origin_are_refused",
+    "test_two_tabs_raising_at_once_make_one_hand",
+    "test_ping_answers_the_committed_seq",
+]
+
+
+class JournalReader:
+    """What tests/test_socket.py reads of `server.forum.store`: the journal, from PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def flush(self) -> None:
+        return None  # every node's ok came after its commit
+
+    async def journal(self, event_id: str) -> Any:
+        from forum_live.domain.entries import Entry
+        for r in await sql(self.url, 'SELECT seq, kind, at, room, audience, "to", actor, data '
+                                     "FROM journal WHERE event_id = $1 ORDER BY seq", event_id):
+            yield Entry.from_row(dict(r))
+
+
+class ClusterFront:
+    """The `server` of tests/test_socket.py: the proxy in front of the cluster."""
+
+    def __init__(self, proxy: ServerProcess, db: str) -> None:
+        from forum_live.config import Settings
+        self.proxy = proxy
+        self.settings = Settings(port=proxy.port).with_limits(
+            presence_grace_s=0, join_rate=1e6, join_burst=1_000_000)
+        self.forum = type("Forum", (), {"store": JournalReader(db)})()
+        self.base, self.ws_base = proxy.base, proxy.ws_base
+
+    def http(self) -> httpx.AsyncClient:
+        return self.proxy.http()
+
+
+async def test_the_socket_suites_core_on_two_nodes_behind_haproxy(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    from tests import test_socket as suite
+    # a long lease: no handover to the proxy's node in the middle of a test (each test makes
+    # its own event on whichever node the proxy picks; half of them are followed through)
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=30.0)
+    proxy = await start_proxy(tmp_path, nodes)
+    front = ClusterFront(proxy, db)
+    try:
+        for name in SOCKET_CORE:
+            try:
+                await getattr(suite, name)(front)
+            except Exception as exc:
+                raise AssertionError(f"{name} failed behind the cluster: {exc!r}") from exc
+        for hello in ({"type": "hello", "token": "nonsense"}, {"type": "hello", "token": ""},
+                      {"type": "hello"}):
+            await suite.test_bad_token_is_unauthorized_4401(front, hello)
+        # some of those events were served by a node that did not own them (followed through)
+        followed = 0
+        async with proxy.http() as http:
+            for event_id, node in await sql(db, "SELECT event_id, node FROM event_owners"):
+                r = await http.get(f"/api/events/{event_id}",
+                                   headers={"Authorization": f"Bearer {ORGANIZER}"})
+                followed += r.headers["x-forum-node"] != node
+        assert followed >= 1
+    finally:
+        proxy.proc.kill()
+        proxy.proc.wait(10)
+        stop_all(nodes)

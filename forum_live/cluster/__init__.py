@@ -26,8 +26,9 @@ def make_cluster(forum: "Forum") -> "Cluster | None":
                       lease_s=settings.limits.owner_lease_s)
     forum.loader = cluster.load
     forum.on_unload.append(cluster.unloaded)
-    from .follower import keep_media_on_owner
+    from .follower import keep_media_on_owner, sync_queries
     forum.on_runtime.append(keep_media_on_owner)  # after the media service's hook
+    sync_queries(forum.features)
     return cluster
 
 

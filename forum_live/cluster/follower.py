@@ -148,6 +148,13 @@ class FollowerRuntime(EventRuntime):
             self._took_part(actor, [str(getattr(cmd, "poll"))])
         return entries
 
+    async def sync_point(self) -> None:
+        """Until this fold has everything the journal had when this was called: a `ping`
+        (or `state.sync`) on a follower answers only after every entry committed before it
+        was delivered, as on the owner."""
+        if self.cluster is not None:
+            await self.caught_up(await self.cluster.head(self.id))
+
     def _took_part(self, pid: str, polls: list[str]) -> None:
         """pid's own "already voted" flags of anonymous polls (their ballots are sealed and
         never reach this node): from the vote pid sent through here, or the ballot box."""
@@ -179,10 +186,21 @@ class FollowerRuntime(EventRuntime):
 
     async def _presence(self, pid: str, online: bool) -> None:
         """Tell the owner how many sockets of pid this node holds (it journals presence).
-        Queued, not awaited: a hello does not wait for the owner; one task sends the
-        current count of each person that changed, so the owner always ends up with it."""
+        A socket that attaches waits for it (at most a few seconds); the rest is queued:
+        one task sends the current count of each person that changed, so the owner always
+        ends up with it."""
         if self.unloaded or self.cluster is None:
             return
+        if online and self.hub.count(pid):
+            # a socket attaches: it is told about itself online before its `ready`, as on
+            # the owner (within a few seconds; presence never fails a socket)
+            try:
+                reply = await asyncio.wait_for(self._forward({
+                    "op": "presence", "pid": pid, "sockets": self.hub.count(pid)}), 3.0)
+                await asyncio.wait_for(self.caught_up(int(reply.get("seq") or 0)), 3.0)
+                return
+            except Exception as exc:
+                log.info("event %s: presence of %s not forwarded: %s", self.id, pid, exc)
         self._tell.add(pid)
         if self._teller is None or self._teller.done():
             self._teller = self._own(self._tell_owner())
@@ -249,3 +267,19 @@ class FollowerRuntime(EventRuntime):
         if self.cluster is not None:
             self.cluster.unfollow(self)
         await super().close_all(code, reason)
+
+
+def sync_queries(features: Any) -> None:
+    """`ping` and `state.sync` on a follower wait for its fold to reach the journal's head
+    (the app's handlers, wrapped once per app)."""
+    from ..domain.commands import Ping, StateSync
+    for cls in (Ping, StateSync):
+        original = features.handlers.get(cls)
+        if original is None:
+            continue
+
+        async def handler(rt: Any, conn: Any, cmd: Any, original: Any = original) -> Any:
+            if isinstance(rt, FollowerRuntime):
+                await rt.sync_point()
+            return await original(rt, conn, cmd)
+        features.handlers[cls] = handler

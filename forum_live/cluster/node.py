@@ -391,6 +391,11 @@ class Cluster:
             self._moving.discard(event_id)
         await self._step_down(event_id)
 
+    async def head(self, event_id: str) -> int:
+        """The journal's last seq of an event (PostgreSQL: the truth)."""
+        return int(await self._db.fetchval(
+            "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE event_id = $1", event_id))
+
     async def voted(self, event_id: str, pid: str) -> list[str]:
         """The polls pid took part in (the ballot box's voters, never a choice)."""
         rows = await self._db.fetch("SELECT poll_id FROM poll_voters WHERE event_id = $1 "
@@ -658,7 +663,7 @@ class Cluster:
                 await rt._came_online(pid)
             elif not hub.count(pid):
                 await rt._leave(pid)
-            return {}
+            return {"seq": rt.committed_seq}
         if op == "http" and self.app is not None:
             reply = await run_here(self.app, req)
             current = self.forum.runtimes.get(event_id)
