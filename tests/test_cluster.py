@@ -4,6 +4,7 @@ servers as subprocesses, clients on different nodes of the same event."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import secrets
@@ -711,6 +712,17 @@ SOCKET_CORE = [
     "test_two_tabs_raising_at_once_make_one_hand",
     "test_ping_answers_the_committed_seq",
 ]
+FEATURE_SOCKET_TESTS = [  # (module, test): breakout rooms, polls, minutes, waiting room
+    ("test_breakouts_socket", "test_room_chat_is_isolated_for_every_client"),
+    ("test_breakouts_socket", "test_reconnect_inside_a_breakout_lands_back_in_it_with_history"),
+    ("test_breakouts_socket", "test_broadcast_reaches_every_room_and_help_reaches_moderators"),
+    ("test_polls_socket", "test_500_concurrent_voters_are_each_counted_once"),
+    ("test_polls_socket", "test_results_live_for_everyone_on_close_only_for_moderators"),
+    ("test_minutes_socket", "test_concurrent_edits_conflict_and_everyone_sees_the_result"),
+    ("test_participation_socket", "test_a_waiting_participant_receives_nothing_but_its_admission"),
+    ("test_participation_socket", "test_declined_and_removed_tokens_are_refused"),
+    ("test_participation_socket", "test_reactions_are_batched_not_chat"),
+]
 
 
 class JournalReader:
@@ -761,6 +773,12 @@ async def test_the_socket_suites_core_on_two_nodes_behind_haproxy(
         for hello in ({"type": "hello", "token": "nonsense"}, {"type": "hello", "token": ""},
                       {"type": "hello"}):
             await suite.test_bad_token_is_unauthorized_4401(front, hello)
+        for module, name in FEATURE_SOCKET_TESTS:  # room isolation, moderator-only entries
+            try:
+                await getattr(importlib.import_module(f"tests.{module}"), name)(front)
+            except Exception as exc:
+                raise AssertionError(f"{module}.{name} failed behind the cluster: {exc!r}") \
+                    from exc
         # some of those events were served by a node that did not own them (followed through)
         followed = 0
         async with proxy.http() as http:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REDIS_CONNECTIONS = 32  # per node, for forwarding and publishing (blocking streams have their own)
 CALL_TIMEOUT_S = 8.0  # a forwarded request unanswered this long: `unavailable`
 # a stream outlives its event's last entry by this long (resume reads the journal after it);
 # personal data does not linger in Redis
@@ -146,9 +147,13 @@ class Cluster:
     async def start(self) -> None:
         self._db = await asyncpg.create_pool(self.database_url, min_size=1, max_size=3,
                                              command_timeout=10)
-        self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
-                                              socket_timeout=10, socket_connect_timeout=3,
-                                              health_check_interval=5)
+        # a bounded pool that makes callers wait for a free connection (500 votes at once
+        # through a follower must queue here, not fail with "too many connections")
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
+            decode_responses=True, socket_timeout=10, socket_connect_timeout=3,
+            health_check_interval=5)
+        self._redis = aioredis.Redis(connection_pool=pool)
         await self._alive()
         store: Any = self.forum.store
         store.fencing = True
