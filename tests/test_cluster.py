@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,15 +29,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 async def start_cluster(tmp_path: Path, postgres: PgServer, redis: RedisServer, n: int = 2,
                         lease_s: float = 4.0, **env: str) -> tuple[list[ServerProcess], str]:
-    """n nodes with the same database and Redis (and the same token-signing key); node 1
-    starts first, so it owns the events created through it."""
+    """n nodes with the same database and Redis, each with its own data directory (the
+    token-signing key is the cluster's, from the database); node 1 starts first, so it
+    owns the events created through it."""
     db, rurl = postgres.new_database(), redis.new_url()
-    key = secrets.token_urlsafe(48)
     nodes = []
     for i in range(1, n + 1):
         data = tmp_path / f"n{i}"
         data.mkdir(parents=True)
-        (data / "secret_key").write_text(key + "\n")
         nodes.append(await spawn(data, "--database-url", db, "--redis-url", rurl,
                                  "--node-id", f"n{i}", "--log-level", os.environ.get("CLUSTER_LOG", "warning"), env={
                                      "FORUM_MEDIA_ENABLED": "0",
@@ -790,4 +788,27 @@ async def test_the_socket_suites_core_on_two_nodes_behind_haproxy(
     finally:
         proxy.proc.kill()
         proxy.proc.wait(10)
+        stop_all(nodes)
+
+
+async def test_nodes_share_the_organizer_token_and_the_signing_key_through_the_database(
+        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+    nodes, db = await start_cluster(tmp_path, postgres, redis_server,
+                                    FORUM_ORGANIZER_TOKEN="")  # each node would make its own
+    n1, n2 = nodes
+    try:
+        token = (tmp_path / "n1" / "organizer_token").read_text().strip()
+        assert (tmp_path / "n2" / "organizer_token").read_text().strip() == token
+        assert (tmp_path / "n2" / "secret_key").read_text() == \
+            (tmp_path / "n1" / "secret_key").read_text()
+        async with n2.http() as h2:
+            r = await h2.post("/api/events", headers={"Authorization": f"Bearer {token}"},
+                              json={"title": "Forum", "topics": [{"title": "A"}]})
+            assert r.status_code == 201, r.text
+            ev = r.json()
+            anna = await join(h2, ev, "Anna")
+        a = await Client.connect(n1, ev["id"], anna["token"])  # n2's token works on n1
+        assert a.ready is not None
+        await a.close()
+    finally:
         stop_all(nodes)

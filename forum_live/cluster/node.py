@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from itsdangerous import URLSafeTimedSerializer
 
 from ..domain import errors as domain_errors
 from ..domain.commands import JoinIn
@@ -80,6 +81,12 @@ UPDATE event_owners SET node = $3, epoch = epoch + 1,
  WHERE event_id = $1 AND node = $2 AND epoch = $5
 RETURNING epoch
 """
+SHARE_SECRET = """
+WITH put AS (INSERT INTO cluster_secrets (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO NOTHING RETURNING value)
+SELECT value FROM put UNION ALL SELECT value FROM cluster_secrets WHERE name = $1 LIMIT 1
+"""
+TOKEN_SALT = "forum-live/participant"  # as transport/auth.py signs participant tokens
 ORPHANS = """
 SELECT o.event_id FROM event_owners o JOIN events e ON e.id = o.event_id
  WHERE o.lease_until < now() AND e.status = 'open' AND o.node NOT IN ($1, '')
@@ -154,6 +161,7 @@ class Cluster:
             decode_responses=True, socket_timeout=10, socket_connect_timeout=3,
             health_check_interval=5)
         self._redis = aioredis.Redis(connection_pool=pool)
+        await self._share_secrets()
         await self._alive()
         store: Any = self.forum.store
         store.fencing = True
@@ -163,6 +171,33 @@ class Cluster:
                            ("replies", self._reply_loop())):
             self._tasks.append(asyncio.create_task(coro, name=f"cluster-{name}"))
         log.info("cluster node %s: lease %.1f s", self.node, self.lease_s)
+
+    async def _share_secrets(self) -> None:
+        """Every node signs and checks participant tokens with the same key, and knows the
+        same organizer token (unless FORUM_ORGANIZER_TOKEN gives it): the first node's,
+        kept in `cluster_secrets`. A node that had others on disk takes the cluster's and
+        writes them over its own files."""
+        settings, auth = self.forum.settings, self.forum.auth
+        data_dir = settings.data_dir
+        mine = {"secret_key": (data_dir / "secret_key").read_text(encoding="utf-8").strip()}
+        if not settings.organizer_token:
+            mine["organizer_token"] = auth.organizer_token
+        for name, value in mine.items():
+            shared = await self._db.fetchval(SHARE_SECRET, name, value)
+            if shared is None:  # another node put it in at this very moment: read it
+                shared = await self._db.fetchval(
+                    "SELECT value FROM cluster_secrets WHERE name = $1", name)
+            if shared == value:
+                continue
+            path = data_dir / name
+            path.write_text(shared + "\n", encoding="utf-8")
+            if name == "secret_key":
+                auth._signer = URLSafeTimedSerializer(shared, salt=TOKEN_SALT)
+            else:
+                auth.organizer_token = shared
+                log.warning("cluster node %s: the organizer token is the cluster's (kept in "
+                            "%s); a token printed above at this start is not used", self.node,
+                            path)
 
     async def close(self) -> None:
         """At shutdown (after the sockets closed and the journal was flushed): publish what
