@@ -342,13 +342,20 @@ class Cluster:
             self._moving.discard(event_id)
 
     async def _lease_loop(self) -> None:
-        """Renew this node's leases; watch the owners of the events it follows."""
+        """Renew this node's leases every third of the lease; every second (or more often
+        with a short lease) watch the owners of the events it follows, so a lapsed lease is
+        taken over at most a second after it ran out."""
         period = max(0.2, self.lease_s / 3)
+        tick = min(1.0, period)
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(tick)
             try:
-                await self._alive()
-                await self._renew()
+                if loop.time() - renewed >= period - tick / 2:
+                    renewed = loop.time()
+                    await self._alive()
+                    await self._renew()
                 await self._watch()
                 await self._rebalance(period)
             except asyncio.CancelledError:
