@@ -121,10 +121,16 @@ class FollowerRuntime(EventRuntime):
 
     async def _entries(self, seqs: list[int]) -> list[Entry]:
         """The committed entries `seqs` from this node's fold, once it has them."""
-        if seqs:
-            await self.caught_up(max(seqs))
-        wanted = set(seqs)
-        return [e for e in self.recent if e.seq in wanted]
+        if not seqs:
+            return []
+        await self.caught_up(max(seqs))
+        wanted, first, found = set(seqs), min(seqs), []
+        for e in reversed(self.recent):  # they are among the newest: no scan of the window
+            if e.seq < first:
+                break
+            if e.seq in wanted:
+                found.append(e)
+        return found[::-1]
 
     async def caught_up(self, seq: int, timeout: float = 10.0) -> None:
         """Until this fold has `seq`: from the stream, else read from PostgreSQL."""
@@ -152,8 +158,14 @@ class FollowerRuntime(EventRuntime):
         """Until this fold has everything the journal had when this was called: a `ping`
         (or `state.sync`) on a follower answers only after every entry committed before it
         was delivered, as on the owner."""
-        if self.cluster is not None:
-            await self.caught_up(await self.cluster.head(self.id))
+        if self.cluster is None:
+            return
+        try:
+            head = await self.cluster.head(self.id)
+        except Exception as exc:  # the database away: answer with what this fold has
+            log.info("event %s: journal head not read: %s", self.id, exc)
+            return
+        await self.caught_up(head)
 
     def _took_part(self, pid: str, polls: list[str]) -> None:
         """pid's own "already voted" flags of anonymous polls (their ballots are sealed and

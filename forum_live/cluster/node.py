@@ -152,7 +152,7 @@ class Cluster:
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
-        self._db = await asyncpg.create_pool(self.database_url, min_size=1, max_size=3,
+        self._db = await asyncpg.create_pool(self.database_url, min_size=1, max_size=5,
                                              command_timeout=10)
         # a bounded pool that makes callers wait for a free connection (500 votes at once
         # through a follower must queue here, not fail with "too many connections")
