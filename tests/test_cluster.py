@@ -138,6 +138,18 @@ async def test_chat_crosses_nodes_in_one_seq_order_and_resume_works_on_the_other
         finally:
             await r.aclose()
         assert "chat.message" in kinds and not kinds & {"poll.voter", "poll.ballot"}
+        # a request pushed into Redis by someone without the cluster's key is not applied
+        forged = {"id": "x", "from": "n2", "event": ev["id"], "epoch": 1, "until": 4e9,
+                  "op": "submit", "pid": anna["participant"]["id"],
+                  "cmd": {"type": "chat.send", "room": room, "text": "gefälscht"}}
+        r = aioredis.Redis.from_url(redis_server.last_url, decode_responses=True)
+        try:
+            await r.lpush("fl:rpc:n1", json.dumps({"mac": "0" * 64, "body": json.dumps(forged)}))
+            await r.lpush("fl:rpc:n1", json.dumps(forged))
+        finally:
+            await r.aclose()
+        await asyncio.sleep(1.0)
+        assert not [row for row in await journal(db, ev["id"]) if "gefälscht" in row[2]]
         # an HTTP write on the follower (the organizer ends the event) runs on the owner;
         # the answer comes once node 2 has it, so a read there right after sees it
         async with n2.http() as h2:

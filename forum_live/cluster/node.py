@@ -22,6 +22,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -148,6 +150,7 @@ class Cluster:
     handovers: int = 0
     _lonely: dict[str, tuple[str, float]] = field(default_factory=dict)  # event -> (node, since)
     _releasing: set[asyncio.Task[None]] = field(default_factory=set)
+    _mac_key: bytes = b""  # signs forwarded requests and replies (from the shared key)
     app: Any = None  # the node's ASGI app: forwarded HTTP writes run through it (http.py)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -180,6 +183,7 @@ class Cluster:
         settings, auth = self.forum.settings, self.forum.auth
         data_dir = settings.data_dir
         mine = {"secret_key": (data_dir / "secret_key").read_text(encoding="utf-8").strip()}
+        self._mac_key = _mac_key(mine["secret_key"])
         if not settings.organizer_token:
             mine["organizer_token"] = auth.organizer_token
         for name, value in mine.items():
@@ -193,6 +197,7 @@ class Cluster:
             path.write_text(shared + "\n", encoding="utf-8")
             if name == "secret_key":
                 auth._signer = URLSafeTimedSerializer(shared, salt=TOKEN_SALT)
+                self._mac_key = _mac_key(shared)
             else:
                 auth.organizer_token = shared
                 log.warning("cluster node %s: the organizer token is the cluster's (kept in "
@@ -595,7 +600,7 @@ class Cluster:
         request = {"id": rid, "from": self.node, "event": event_id, "epoch": owner.epoch,
                    "until": time.time() + DEADLINE_S, **payload}
         try:
-            await self._redis.lpush(f"fl:rpc:{owner.node}", json.dumps(request))
+            await self._redis.lpush(f"fl:rpc:{owner.node}", self._seal(request))
             reply = await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
             self.owners.pop(event_id, None)  # look the owner up anew next time
@@ -611,6 +616,27 @@ class Cluster:
             cls = ERRORS.get(reply["error"], Internal)
             raise cls(reply.get("message") or "error", **(reply.get("extra") or {}))
         return reply
+
+    def _seal(self, message: dict[str, Any]) -> str:
+        """A forwarded request or reply with its HMAC (a key derived from the cluster's
+        signing key): a node takes only what another node of this cluster sent, even from
+        someone who can write to Redis but does not have the database's secrets."""
+        body = json.dumps(message)
+        mac = hmac.new(self._mac_key, body.encode(), hashlib.sha256).hexdigest()
+        return json.dumps({"mac": mac, "body": body})
+
+    def _open(self, raw: str | bytes) -> dict[str, Any] | None:
+        try:
+            sealed = json.loads(raw)
+            body = sealed["body"]
+            mac = hmac.new(self._mac_key, body.encode(), hashlib.sha256).hexdigest()
+            if hmac.compare_digest(mac, str(sealed["mac"])):
+                message: dict[str, Any] = json.loads(body)
+                return message
+        except (ValueError, KeyError, TypeError):
+            pass
+        log.warning("cluster: dropped a forwarded message without a valid signature")
+        return None
 
     async def _reply_loop(self) -> None:
         listener = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
@@ -628,8 +654,10 @@ class Cluster:
                     continue
                 if got is None:
                     continue
-                reply = json.loads(got[1])
-                fut = self._pending.get(reply.get("id"))
+                reply = self._open(got[1])
+                if reply is None:
+                    continue
+                fut = self._pending.get(str(reply.get("id")))
                 if fut is not None and not fut.done():
                     fut.set_result(reply)
         finally:
@@ -652,7 +680,10 @@ class Cluster:
                     continue
                 if got is None:
                     continue
-                task = asyncio.create_task(self._answer(json.loads(got[1])))
+                request = self._open(got[1])
+                if request is None:
+                    continue
+                task = asyncio.create_task(self._answer(request))
                 running.add(task)
                 task.add_done_callback(running.discard)
         finally:
@@ -674,7 +705,7 @@ class Cluster:
         reply["id"] = req.get("id")
         try:
             target = f"fl:reply:{req['from']}"
-            await self._redis.lpush(target, json.dumps(reply))
+            await self._redis.lpush(target, self._seal(reply))
             await self._redis.expire(target, 60)
         except Exception as exc:
             log.warning("cluster: reply to %s lost: %s", req.get("from"), exc)
@@ -717,6 +748,10 @@ class Cluster:
             reply["seq"] = current.committed_seq if current is not None else 0
             return reply
         raise Internal(f"unknown forwarded operation {op!r}")
+
+
+def _mac_key(secret: str) -> bytes:
+    return hashlib.sha256(b"forum-live/cluster-forwarding\0" + secret.encode()).digest()
 
 
 def _jsonable(value: Any) -> bool:
