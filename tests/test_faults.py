@@ -446,3 +446,22 @@ async def test_coming_back_after_an_oversized_frame_never_reuses_a_seq(tmp_path:
         await cb.close()
     finally:
         await server.stop()
+
+
+# -- a server without Pango --------------------------------------------------------------
+async def test_pdf_without_pango_is_a_clear_error_and_every_other_format_works(
+        server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint loads Pango when it is imported; on a server without it the import fails
+    (OSError from cffi, or ImportError). The organizer gets a 503 that says what to install,
+    never a 500, and the other formats still download."""
+    import sys
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # `from weasyprint import` fails
+    async with server.http() as http:
+        ev = await create_event(http)
+        r = await http.get(f"/api/events/{ev['id']}/minutes.pdf", headers=auth())
+        assert r.status_code == 503, r.text
+        err = r.json()["error"]
+        assert err["code"] == "unavailable" and "Pango" in err["message"]
+        for fmt in ("md", "html", "json", "docx"):
+            r = await http.get(f"/api/events/{ev['id']}/minutes.{fmt}", headers=auth())
+            assert r.status_code == 200, (fmt, r.text[:200])

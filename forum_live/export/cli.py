@@ -21,7 +21,7 @@ from typing import Callable
 from ..config import settings_from_env
 from ..domain import setup
 from ..domain.context import Context
-from ..domain.errors import NotFound
+from ..domain.errors import NotFound, Unavailable
 from ..domain.model import EventState
 from ..domain.review import review_state
 from ..store.sqlite import SqliteStore
@@ -113,6 +113,9 @@ def main(argv: list[str]) -> int:
             body = minutes(state, kept, args.format, args.lang, args.version)
         except NotFound:
             print(f"no approved version {args.version} of {args.event_id!r}", file=sys.stderr)
+            return 2
+        except Unavailable as exc:  # e.g. PDF without Pango on this machine
+            print(exc.message, file=sys.stderr)
             return 2
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..domain.errors import Unavailable
 from . import html
 
 
+PANGO = ("PDF export needs Pango on the server (Debian/Ubuntu: apt install libpango-1.0-0 "
+         "libpangoft2-1.0-0); every other format works")
+
+
 def render(model: dict[str, Any], lang: str = "de") -> bytes:
-    from weasyprint import HTML  # heavy import, only when a PDF is asked for
+    try:  # heavy import, only when a PDF is asked for
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # WeasyPrint loads Pango through cffi at import
+        logging.getLogger("forum_live").error("PDF export unavailable: %s", exc)
+        raise Unavailable(PANGO) from None
 
     # WeasyPrint logs every CSS property it ignores; they are not errors of ours.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
