@@ -29,14 +29,12 @@ import asyncpg
 
 from ..domain.entries import Entry
 from ..domain.polls import ROOM_BALLOTS
-from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable
+from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
 
 log = logging.getLogger(__name__)
 
-INSERT_ENTRY = (
-    'INSERT INTO journal (event_id, seq, kind, at, room, audience, "to", actor, data) '
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-)
+INSERT_ENTRY = batch.INSERT_ENTRY.format(
+    ", ".join(f"${i}" for i in range(1, batch.JOURNAL_COLUMNS + 1)))
 MIGRATION_LOCK = 0x666F72756D  # pg_advisory_lock key while migrating ("forum")
 PAGE = 2000  # journal rows per read
 BALLOT_TABLES = {  # table -> its columns
@@ -48,7 +46,7 @@ BALLOT_TABLES = {  # table -> its columns
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "58", "40")
 _UNAVAILABLE_CODES = ("25006", "55P03", "55006", "42501", "P0001")
 
-Statements = list[tuple[str, Sequence[Sequence[Any]]]]
+Statements = batch.Statements
 
 
 class StoreFenced(StoreConflict):
@@ -108,23 +106,8 @@ def _sealed_statements(event_id: str, e: Entry) -> Statements:
     raise StoreError(f"no ballot box for sealed entry {e.kind!r}")
 
 
-def _entry_params(event_id: str, e: Entry) -> tuple[Any, ...]:
-    r = e.to_row()
-    return (event_id, r["seq"], r["kind"], r["at"], r["room"], r["audience"], r["to"],
-            r["actor"], r["data"])
-
-
-@dataclass
-class _Write:
-    statements: Statements
-    future: asyncio.Future[None]
-    on_commit: OnCommit | None = None
-    event_id: str | None = None  # with `expect`: the append must follow that seq
-    expect: int | None = None
-    head: int | None = None  # the event's last seq once this write is committed
-    forget: str | None = None  # an event erased by this write
-    error: StoreError | None = None
-    epoch: int | None = None  # cluster: the writer's owner epoch, checked in the transaction
+_entry_params = batch.entry_params
+_Write = batch.Write
 
 
 class _NotStarted(Exception):
@@ -245,12 +228,7 @@ class PostgresStore:
                on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
         self.appended += len(entries)
         statements: Statements = []
-        journaled = [e for e in entries if not e.sealed]
-        head = expect
-        for e in journaled:
-            if e.seq != head + 1:
-                raise StoreConflict(f"seq {e.seq} does not follow {head}")
-            head = e.seq
+        journaled, head = batch.journaled(entries, expect)
         epoch = self.fences.get(event_id)
         if self.fencing and epoch is None:
             raise StoreFenced(f"event {event_id}: this node does not own it")
@@ -314,19 +292,7 @@ class PostgresStore:
         await self._submit([])
 
     async def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            item = await self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            await self._commit_batch(batch)
+        await batch.drain(self._queue, self.max_batch, self._commit_batch)
 
     async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
         if event_id in tentative:
@@ -336,7 +302,7 @@ class PostgresStore:
                 "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE event_id = $1", event_id))
         return self._heads[event_id]
 
-    async def _transaction(self, batch: list[_Write], tentative: dict[str, int]) -> bool:
+    async def _transaction(self, writes: list[_Write], tentative: dict[str, int]) -> bool:
         """The batch in one transaction, a savepoint per write; True if anything was
         written. Raises _NotStarted if the transaction could not begin."""
         if self._db is None or self._db.is_closed():
@@ -354,7 +320,7 @@ class PostgresStore:
         wrote = False
         owners: dict[str, int | None] = {}  # epochs read (and share-locked) in this transaction
         try:
-            for w in batch:
+            for w in writes:
                 w.error = None
                 if w.epoch is not None and w.event_id is not None:
                     if w.event_id not in owners:  # locked until the commit: no takeover between
@@ -400,7 +366,7 @@ class PostgresStore:
         await tr.commit()
         return wrote
 
-    async def _commit_batch(self, batch: list[_Write]) -> None:
+    async def _commit_batch(self, writes: list[_Write]) -> None:
         """One transaction for the batch, a savepoint per write: a write that fails (a
         conflict, a value that cannot be stored, a refusal) is rolled back alone and fails
         alone. Only a failure of the transaction itself (connection lost, server down)
@@ -408,13 +374,13 @@ class PostgresStore:
         tentative: dict[str, int] = {}
         try:
             try:
-                wrote = await self._transaction(batch, tentative)
+                wrote = await self._transaction(writes, tentative)
             except _NotStarted:
                 # a connection that died while idle (a restarted server): one fresh try,
                 # nothing of this batch was sent yet
                 await self._drop_connection()
                 tentative.clear()
-                wrote = await self._transaction(batch, tentative)
+                wrote = await self._transaction(writes, tentative)
         except Exception as exc:  # nothing of the batch is durable (or, if the COMMIT
             # itself was lost, unknown: the runtime re-reads the journal either way)
             cause = exc.__cause__ if isinstance(exc, _NotStarted) else exc
@@ -423,7 +389,7 @@ class PostgresStore:
             self.last_error = str(err)
             if self._db is None or self._db.is_closed() or isinstance(err, StoreUnavailable):
                 await self._drop_connection()
-            for w in batch:
+            for w in writes:
                 w.error = err
             self._heads.clear()  # re-read what is durable on the next write
         else:
@@ -432,32 +398,20 @@ class PostgresStore:
             if wrote:
                 self._healthy = True
                 self.last_error = None
-        failed = [w for w in batch if w.error is not None]
-        if failed:
-            self.failures += len(failed)
-            log.error("journal: %d of %d writes failed: %s", len(failed), len(batch),
-                      failed[0].error)
-        for w in batch:
-            if w.error is not None:
-                if isinstance(w.error, StoreFenced) and w.event_id is not None:
-                    self._heads.pop(w.event_id, None)
-                    for hook in self.on_fenced:
-                        try:
-                            hook(w.event_id)
-                        except Exception:
-                            log.exception("on_fenced hook failed")
-                if not w.future.done():
-                    w.future.set_exception(w.error)
-                continue
-            if w.forget is not None:
-                self._heads.pop(w.forget, None)
-            if w.on_commit is not None:
+        self.failures += batch.settle(writes, log, on_failed=self._failed, on_done=self._done)
+
+    def _failed(self, w: _Write) -> None:
+        if isinstance(w.error, StoreFenced) and w.event_id is not None:
+            self._heads.pop(w.event_id, None)
+            for hook in self.on_fenced:
                 try:
-                    w.on_commit()
+                    hook(w.event_id)
                 except Exception:
-                    log.exception("after-commit hook failed")
-            if not w.future.done():
-                w.future.set_result(None)
+                    log.exception("on_fenced hook failed")
+
+    def _done(self, w: _Write) -> None:
+        if w.forget is not None:
+            self._heads.pop(w.forget, None)
 
     # -- reads -----------------------------------------------------------------------
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -511,17 +465,15 @@ class PostgresStore:
 
     async def sealed(self, event_id: str) -> AsyncIterator[Entry]:
         """The ballot box as entries for the fold: voters, counts, texts (by random key)."""
-        for r in await self._fetch("SELECT poll_id, participant_id FROM poll_voters "
-                                   "WHERE event_id = $1", event_id):
-            yield Entry("poll.voter", {"poll": r[0], "participant": r[1]}, "", sealed=True)
-        for r in await self._fetch("SELECT poll_id, room, option, n FROM poll_counts "
-                                   "WHERE event_id = $1", event_id):
-            yield Entry("poll.tally", {"poll": r[0], "room": r[1], "key": r[2], "n": int(r[3])},
-                        "", sealed=True)
-        for r in await self._fetch("SELECT poll_id, room, text FROM poll_texts "
-                                   "WHERE event_id = $1 ORDER BY shuffle", event_id):
-            yield Entry("poll.ballot", {"poll": r[0], "room": r[1], "text": r[2]}, "",
-                        sealed=True)
+        for kind, sql in (
+                ("poll.voter", "SELECT poll_id, participant_id FROM poll_voters "
+                               "WHERE event_id = $1"),
+                ("poll.tally", "SELECT poll_id, room, option, n FROM poll_counts "
+                               "WHERE event_id = $1"),
+                ("poll.ballot", "SELECT poll_id, room, text FROM poll_texts "
+                                "WHERE event_id = $1 ORDER BY shuffle")):
+            for r in await self._fetch(sql, event_id):
+                yield batch.sealed_entry(kind, r)
 
     async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
         rows = await self._fetch("SELECT seq, data FROM snapshots WHERE event_id = $1",

@@ -22,27 +22,12 @@ import sqlite3
 import aiosqlite
 
 from ..domain.entries import Entry
-from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable
+from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
 
 log = logging.getLogger(__name__)
 
-INSERT_ENTRY = (
-    'INSERT INTO journal (event_id, seq, kind, at, room, audience, "to", actor, data) '
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-@dataclass
-class _Write:
-    statements: list[tuple[str, Sequence[Sequence[Any]]]]
-    future: asyncio.Future[None]
-    on_commit: OnCommit | None = None
-    event_id: str | None = None  # with `expect`: the append must follow that seq
-    expect: int | None = None
-    head: int | None = None  # the event's last seq once this write is committed
-    forget: str | None = None  # an event erased by this write
-    row: str | None = None  # an event whose row this write changes (the row cache drops it)
-    error: StoreError | None = None
+INSERT_ENTRY = batch.INSERT_ENTRY.format(", ".join("?" * batch.JOURNAL_COLUMNS))
+_Write = batch.Write
 
 
 def store_error(exc: BaseException) -> StoreError:
@@ -101,10 +86,7 @@ def _sealed_statements(event_id: str, e: Entry) -> list[tuple[str, Sequence[Sequ
     raise ValueError(f"no ballot box for sealed entry {e.kind!r}")
 
 
-def _entry_params(event_id: str, e: Entry) -> tuple[Any, ...]:
-    r = e.to_row()
-    return (event_id, r["seq"], r["kind"], r["at"], r["room"], r["audience"], r["to"],
-            r["actor"], r["data"])
+_entry_params = batch.entry_params
 
 
 @dataclass
@@ -201,13 +183,8 @@ class SqliteStore:
     def append(self, event_id: str, entries: Sequence[Entry],
                on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
         self.appended += len(entries)
-        statements: list[tuple[str, Sequence[Sequence[Any]]]] = []
-        journaled = [e for e in entries if not e.sealed]
-        head = expect
-        for e in journaled:
-            if e.seq != head + 1:
-                raise StoreConflict(f"seq {e.seq} does not follow {head}")
-            head = e.seq
+        statements: batch.Statements = []
+        journaled, head = batch.journaled(entries, expect)
         if journaled:
             statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
         for e in entries:
@@ -280,24 +257,7 @@ class SqliteStore:
         await self._submit([])
 
     async def _write_loop(self) -> None:
-        assert self._db is not None
-        stop = False
-        while not stop:
-            item = await self._queue.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            await self._commit_batch(batch)
-            # nothing of the batch waits here for the next write: its hooks hold runtimes
-            # (an unloaded event's memory would stay until some event writes again)
-            item = nxt = None
-            batch.clear()
+        await batch.drain(self._queue, self.max_batch, self._commit_batch)
 
     async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
         if event_id in tentative:
@@ -310,7 +270,7 @@ class SqliteStore:
             self._heads[event_id] = int(row[0]) if row else 0
         return self._heads[event_id]
 
-    async def _commit_batch(self, batch: list[_Write]) -> None:
+    async def _commit_batch(self, writes: list[_Write]) -> None:
         """One transaction for the batch, a savepoint per write: a write that fails (a
         conflict, a value that cannot be stored) is rolled back alone and fails alone. Only
         a failure of the transaction itself (disk full, read-only, locked) fails them all."""
@@ -320,7 +280,7 @@ class SqliteStore:
         wrote = False
         try:
             await db.execute("BEGIN IMMEDIATE")
-            for w in batch:
+            for w in writes:
                 if w.event_id is not None and w.expect is not None:
                     head = await self._head(w.event_id, tentative)
                     if head != w.expect:
@@ -357,7 +317,7 @@ class SqliteStore:
                     await db.execute("ROLLBACK")
             except Exception:  # noqa: S110 - the connection rolls back on its next BEGIN
                 pass
-            for w in batch:
+            for w in writes:
                 w.error = err
             self._heads.clear()  # re-read what is durable on the next write
         else:
@@ -366,29 +326,16 @@ class SqliteStore:
             if wrote:
                 self._healthy = True
                 self.last_error = None
-        failed = [w for w in batch if w.error is not None]
-        if failed:
-            self.failures += len(failed)
-            log.error("journal: %d of %d writes failed: %s", len(failed), len(batch),
-                      failed[0].error)
-        for w in batch:
-            if w.error is not None:
-                if not w.future.done():
-                    w.future.set_exception(w.error)
-                continue
-            if w.forget is not None:
-                self._heads.pop(w.forget, None)
-            for changed in (w.forget, w.row):
-                if changed is not None:
-                    self._rows.pop(changed, None)
-                    self._row_changes += 1
-            if w.on_commit is not None:
-                try:
-                    w.on_commit()
-                except Exception:
-                    log.exception("after-commit hook failed")
-            if not w.future.done():
-                w.future.set_result(None)
+        self.failures += batch.settle(writes, log, on_done=self._done)
+
+    def _done(self, w: _Write) -> None:
+        """A committed write's effect on what this store keeps in memory."""
+        if w.forget is not None:
+            self._heads.pop(w.forget, None)
+        for changed in (w.forget, w.row):
+            if changed is not None:
+                self._rows.pop(changed, None)
+                self._row_changes += 1
 
     # -- reads -----------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -446,13 +393,7 @@ class SqliteStore:
                 for kind, sql in queries:
                     async with db.execute(sql, (event_id,)) as cur:
                         async for r in cur:
-                            if kind == "poll.voter":
-                                data = {"poll": r[0], "participant": r[1]}
-                            elif kind == "poll.tally":
-                                data = {"poll": r[0], "room": r[1], "key": r[2], "n": r[3]}
-                            else:
-                                data = {"poll": r[0], "room": r[1], "text": r[2]}
-                            yield Entry(kind, data, "", sealed=True)
+                            yield batch.sealed_entry(kind, r)
             finally:
                 await db.execute("COMMIT")
 
