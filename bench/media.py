@@ -67,15 +67,15 @@ def _vp8_loop(frames: int = 120) -> list[bytes]:
 
 
 def peers_main(ws_base: str, event_id: str, tokens: list[str], roles: list[str],
-               stop: Any, ready: Any, go: Any) -> None:
+               stop: Any, ready: Any, go: Any, heard: Any = None, nice: int = 15) -> None:
     # The peers stand in for browsers on other machines: on a small box they must not
     # take the CPU from the server being measured.
-    os.nice(15)
-    asyncio.run(_peers(ws_base, event_id, tokens, roles, stop, ready, go))
+    os.nice(nice)
+    asyncio.run(_peers(ws_base, event_id, tokens, roles, stop, ready, go, heard))
 
 
 async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str],
-                 stop: Any, ready: Any, go: Any) -> None:
+                 stop: Any, ready: Any, go: Any, heard: Any = None) -> None:
     from aiortc.mediastreams import MediaStreamTrack
     import av
     from tests.support.media import Peer, Sig
@@ -115,6 +115,12 @@ async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str
     await asyncio.gather(*(p.join(video_slots=(r == "viewer"), timeout=60)
                            for p, r in zip(peers, roles)))
     ready.set()
+
+    async def publish_heard() -> None:  # frames the listeners received (reassembled)
+        while heard is not None:
+            heard.value = sum(p.frames_in for p in peers)
+            await asyncio.sleep(0.1)
+    counter = asyncio.get_running_loop().create_task(publish_heard())
     while not go.is_set() and not stop.is_set():
         await asyncio.sleep(0.05)
     for p, r in zip(peers, roles):
@@ -122,13 +128,33 @@ async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str
             await p.sig.request("media.publish", kind="camera")
     while not stop.is_set():
         await asyncio.sleep(0.2)
+    counter.cancel()
     for p in peers:
         await p.close()
         await p.sig.close()
 
 
 # -- the server's side --------------------------------------------------------------------
-async def measure(kind: str, n: int, seconds: float, warmup: float) -> dict[str, Any]:
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of another process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def _rtp_sent(media: Any) -> int:
+    """Mix packets the server's aiortc senders put on the wire (RTCRtpSender stats)."""
+    total = 0
+    for p in list(media.peers.values()):
+        for st in (await p.audio_tr.sender.getStats()).values():
+            if st.type == "outbound-rtp":
+                total += st.packetsSent
+    return total
+
+async def measure(kind: str, n: int, seconds: float, warmup: float,
+                  nice: int = 15) -> dict[str, Any]:
     from tests.support.live import create_event, join, start_server
     with tempfile.TemporaryDirectory() as tmp:
         server = await start_server(Path(tmp) / "data")
@@ -140,9 +166,10 @@ async def measure(kind: str, n: int, seconds: float, warmup: float) -> dict[str,
                      else ["publisher"] + ["viewer"] * (n - 1))
             ctx = mp.get_context("spawn")
             stop, ready, go = ctx.Event(), ctx.Event(), ctx.Event()
+            heard = ctx.Value("q", 0)
             proc = ctx.Process(target=peers_main, args=(server.ws_base, event["id"],
                                                         [p["token"] for p in people], roles,
-                                                        stop, ready, go))
+                                                        stop, ready, go, heard, nice))
             proc.start()
             while not ready.is_set():
                 await asyncio.sleep(0.1)
@@ -158,21 +185,38 @@ async def measure(kind: str, n: int, seconds: float, warmup: float) -> dict[str,
                 go.set()
                 await asyncio.sleep(warmup)
             under0 = media.clock.underruns
+            skipped0, caught0 = media.clock.skipped, media.clock.caught_up
             ticks0 = media.clock.ticks
             fwd0 = sum(s.forwarded for p in media.peers.values() for s in p.slots)
             drop0 = sum(p.mix.dropped for p in media.peers.values())
+            sent0 = sum(p.mix.sent for p in media.peers.values())
+            rtp0 = await _rtp_sent(media) if kind == "audio" else 0
+            heard0 = heard.value
+            peers_cpu0 = _proc_cpu_s(proc.pid)
             cpu0, wall0 = time.process_time(), time.monotonic()
             await asyncio.sleep(seconds)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            sent = sum(p.mix.sent for p in media.peers.values()) - sent0
+            peers_cpu = (_proc_cpu_s(proc.pid) - peers_cpu0) / wall
+            rtp = (await _rtp_sent(media) - rtp0) if kind == "audio" else None
+            heard_n = heard.value - heard0  # both ends lag the same (published every 0.1 s)
             fwd = sum(s.forwarded for p in media.peers.values() for s in p.slots) - fwd0
             result = {
                 "kind": kind, "participants": n, "seconds": round(wall, 1),
                 "server_cpu_cores": round(cpu / wall, 3),
                 "underruns": media.clock.underruns - under0,
+                "ticks_skipped": media.clock.skipped - skipped0,
+                "ticks_caught_up": media.clock.caught_up - caught0,
                 "mixer_ticks": media.clock.ticks - ticks0,
                 "mix_packets_dropped": sum(p.mix.dropped for p in media.peers.values()) - drop0,
                 "max_tick_late_ms": round(media.clock.max_late_ms, 1),
                 "video_frames_forwarded": fwd,
+                # the mix at the listeners: every listener should get one frame a tick
+                "mix_frames_expected": round(wall / 0.02) * n if kind == "audio" else None,
+                "mix_frames_sent": sent if kind == "audio" else None,
+                "mix_rtp_sent": rtp,
+                "peers_cpu_cores": round(peers_cpu, 3),
+                "mix_frames_heard": heard_n if kind == "audio" else None,
                 "baseline_cpu_cores": round(baseline, 3) if baseline is not None else None,
             }
             mixers = list(media.mixers.values())
@@ -191,15 +235,23 @@ def main() -> int:
     ap.add_argument("--viewers", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--audio-only", action="store_true", help="skip the video part")
+    ap.add_argument("--peers-nice", type=int, default=15,
+                    help="niceness of the synthetic peers' process (they stand in for browsers)")
     args = ap.parse_args()
     out: dict[str, Any] = {"cpus": os.cpu_count()}
 
     async def run() -> None:
         idle = await measure("audio", 1, args.seconds / 2, 1.0)  # one peer: the floor
-        audio = await measure("audio", args.speakers, args.seconds, args.warmup)
+        audio = await measure("audio", args.speakers, args.seconds, args.warmup,
+                              args.peers_nice)
         per = (audio["server_cpu_cores"]) / args.speakers
+        lost = 1 - audio["mix_frames_heard"] / max(1, audio["mix_frames_expected"])
         out["audio"] = {**audio, "per_participant_pct": round(per * 100, 2),
+                        "mix_lost_at_listeners_pct": round(lost * 100, 1),
                         "one_peer_cpu_cores": idle["server_cpu_cores"]}
+        if args.audio_only:
+            return
         video = await measure("video", args.viewers + 1, args.seconds, args.warmup)
         # the cost of forwarding alone: with video minus the same peers before publishing
         # (which includes the publisher's inbound stream, so this errs on the high side)
@@ -208,10 +260,14 @@ def main() -> int:
 
     asyncio.run(run())
     print(json.dumps(out, indent=2))
-    a, v = out["audio"], out["video"]
+    a = out["audio"]
     print(f"audio: {args.speakers} speakers mixed on {a['server_cpu_cores']:.2f} cores "
           f"= {a['per_participant_pct']:.2f}% per participant (target <= 2.5%), "
-          f"underruns {a['underruns']}")
+          f"underruns {a['underruns']}, mix frames lost at the listeners "
+          f"{a['mix_lost_at_listeners_pct']:.1f}%")
+    if args.audio_only:
+        return 0
+    v = out["video"]
     print(f"video: {v['per_viewer_stream_pct']:.2f}% of a core per viewer stream "
           f"(target <= 0.4%)")
     return 0

@@ -227,10 +227,16 @@ class RoomMixer:
                     del self._idle[key]
 
 
+CATCH_UP_FRAMES = INPUT_DEPTH + 1  # a stall this long (100 ms) is made up, not skipped
+
+
 class MixerClock:
     """One task ticks every room mixer every 20 ms on the loop's clock. A tick that starts
-    more than two frames late counts as an underrun (listeners would hear a gap); the
-    clock then catches up by skipping, never by bursting."""
+    more than two frames late counts as an underrun. After a short stall of the loop (a
+    garbage collection, the process not scheduled for a moment: up to CATCH_UP_FRAMES,
+    which the speakers' input queues still hold) the ticks that are due run one after the
+    other, yielding to the loop in between, so no mix frame is lost: the listeners'
+    jitter buffers take the late frames. A longer stall skips what is gone (`skipped`)."""
 
     def __init__(self, mixers: Callable[[], list[RoomMixer]],
                  every: Callable[[], None] | None = None) -> None:
@@ -239,6 +245,8 @@ class MixerClock:
         self.task: asyncio.Task[None] | None = None
         self.ticks = 0
         self.underruns = 0
+        self.skipped = 0  # mix frames never made (stalls longer than the catch-up)
+        self.caught_up = 0  # ticks run late, back to back, after a short stall
         self.max_late_ms = 0.0
 
     def start(self) -> None:
@@ -255,12 +263,19 @@ class MixerClock:
         loop = asyncio.get_running_loop()
         due = loop.time()
         n = 0
+        behind = False
         while True:
             now = loop.time()
             late = now - due
-            if late > 2 * FRAME_S:
+            if late > 2 * FRAME_S and not behind:
                 self.underruns += 1
-                due = now
+            if late > CATCH_UP_FRAMES * FRAME_S:  # older than the inputs hold: skip that
+                missed = int(late / FRAME_S) - CATCH_UP_FRAMES
+                self.skipped += missed
+                due += missed * FRAME_S
+                late = now - due
+            elif late > FRAME_S:
+                self.caught_up += 1
             self.max_late_ms = max(self.max_late_ms, late * 1000)
             for m in self._mixers():
                 try:
@@ -273,4 +288,6 @@ class MixerClock:
             if self._every is not None and n % 12 == 0:
                 self._every()
             due += FRAME_S
-            await asyncio.sleep(max(0.0, due - loop.time()))
+            wait = due - loop.time()
+            behind = wait < 0
+            await asyncio.sleep(max(0.0, wait))  # 0 when behind: packets first, then on
