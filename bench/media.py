@@ -101,7 +101,7 @@ async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str
             self.i += 1
             return p
 
-    vp8 = _vp8_loop() if "publisher" in roles else []
+    vp8 = _vp8_loop() if {"publisher", "camera"} & set(roles) else []
     peers = []
     for n, (token, role) in enumerate(zip(tokens, roles)):
         sig = await Sig.connect(ws_base, event_id, token)
@@ -109,10 +109,10 @@ async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str
         peer.count_only = True
         if role == "speaker":
             peer.tone = PacketTrack("audio", _opus_loop(300 + 37 * n), 48000, 960, 50)
-        if role == "publisher":
+        if role in ("publisher", "camera"):
             peer.video = PacketTrack("video", vp8, 90000, 3000, 30)
         peers.append(peer)
-    await asyncio.gather(*(p.join(video_slots=(r == "viewer"), timeout=60)
+    await asyncio.gather(*(p.join(video_slots=(r in ("viewer", "camera")), timeout=60)
                            for p, r in zip(peers, roles)))
     ready.set()
 
@@ -124,7 +124,7 @@ async def _peers(ws_base: str, event_id: str, tokens: list[str], roles: list[str
     while not go.is_set() and not stop.is_set():
         await asyncio.sleep(0.05)
     for p, r in zip(peers, roles):
-        if r == "publisher":
+        if r in ("publisher", "camera"):
             await p.sig.request("media.publish", kind="camera")
     while not stop.is_set():
         await asyncio.sleep(0.2)
@@ -163,6 +163,7 @@ async def measure(kind: str, n: int, seconds: float, warmup: float,
                 event = await create_event(http, topics=[{"title": "Bench"}])
                 people = [await join(http, event, f"B{i}") for i in range(n)]
             roles = (["speaker"] * n if kind == "audio"
+                     else ["camera"] * n if kind == "cameras"  # everyone publishes and views
                      else ["publisher"] + ["viewer"] * (n - 1))
             ctx = mp.get_context("spawn")
             stop, ready, go = ctx.Event(), ctx.Event(), ctx.Event()
@@ -178,7 +179,7 @@ async def measure(kind: str, n: int, seconds: float, warmup: float,
             media = server.app.state.media
             await asyncio.sleep(warmup)
             baseline = None
-            if kind == "video":  # the same peers without video: audio, RTCP, the floor
+            if kind in ("video", "cameras"):  # the same peers without video: the floor
                 c0, w0 = time.process_time(), time.monotonic()
                 await asyncio.sleep(seconds)
                 baseline = (time.process_time() - c0) / (time.monotonic() - w0)
@@ -236,12 +237,20 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--audio-only", action="store_true", help="skip the video part")
+    ap.add_argument("--cameras", type=int, default=0,
+                    help="instead: N people with cameras in one room, each viewing "
+                         "(at most video_tiles_max tiles each)")
     ap.add_argument("--peers-nice", type=int, default=15,
                     help="niceness of the synthetic peers' process (they stand in for browsers)")
     args = ap.parse_args()
     out: dict[str, Any] = {"cpus": os.cpu_count()}
 
     async def run() -> None:
+        if args.cameras:
+            cams = await measure("cameras", args.cameras, args.seconds, args.warmup)
+            out["cameras"] = {**cams, "forwarded_frames_per_s": round(
+                cams["video_frames_forwarded"] / cams["seconds"])}
+            return
         idle = await measure("audio", 1, args.seconds / 2, 1.0)  # one peer: the floor
         audio = await measure("audio", args.speakers, args.seconds, args.warmup,
                               args.peers_nice)
@@ -260,6 +269,12 @@ def main() -> int:
 
     asyncio.run(run())
     print(json.dumps(out, indent=2))
+    if args.cameras:
+        c = out["cameras"]
+        print(f"cameras: {args.cameras} publishing and viewing: {c['server_cpu_cores']:.2f} cores "
+              f"({c['baseline_cpu_cores']:.2f} before publishing), "
+              f"{c['forwarded_frames_per_s']} forwarded frames/s")
+        return 0
     a = out["audio"]
     print(f"audio: {args.speakers} speakers mixed on {a['server_cpu_cores']:.2f} cores "
           f"= {a['per_participant_pct']:.2f}% per participant (target <= 2.5%), "
