@@ -168,3 +168,33 @@ async def test_moderator_listens_in_on_a_room_without_leaving_the_plenary(server
         for p in peers:
             await p.close()
             await p.sig.close()
+
+
+async def test_listening_in_survives_a_reconnect_and_ends_when_the_moderator_leaves(
+        server: LiveServer) -> None:
+    event, people, sigs = await world(server, 1, 2)
+    ids = [p["participant"]["id"] for p in people]
+    mod_sig, room_sig = sigs
+    media = server.app.state.media
+    try:
+        assert (await mod_sig.request("breakouts.open", assign="manual",
+                                      assignments={ids[1]: 0}))["type"] == "ok"
+        room = (await mod_sig.wait_event(lambda e: e["type"] == "breakouts.opened"))["rooms"][0]["id"]
+        await room_sig.wait_event(lambda e: e["type"] == "participant.moved")
+        assert (await mod_sig.request("breakouts.listen", room=room))["type"] == "ok"
+        # the moderator's page reconnects (the new socket before the old one is gone, as
+        # within presence_grace_s): still listening, without asking again
+        again = await Sig.connect(server.ws_base, event["id"], people[0]["token"])
+        await mod_sig.close()
+        sigs[0] = again
+        await again.request("ping")
+        assert (await room_sig.request("chat.send", room=room, text="Nach dem Neuverbinden"))["type"] == "ok"
+        await until(lambda: any(f["type"] == "listen.entry" for f in again.direct),
+                    what="listen.entry on the new socket")
+        assert media.listening == {(event["id"], ids[0]): room}
+        # gone for good (participant.left): the listening ends
+        await again.close()
+        await until(lambda: not media.listening, what="listening ended with participant.left")
+    finally:
+        for s in sigs:
+            await s.close()

@@ -120,8 +120,9 @@ class MediaService:
         self.recent: dict[tuple[str, str], list[str]] = {}
         # (event, pid) -> (audio packets received, lost, frames decoded) at the last report
         self._quality_seen: dict[tuple[str, str], tuple[int, int, int]] = {}
-        # (event, moderator) -> (room listened to, the socket that asked)
-        self.listening: dict[tuple[str, str], tuple[str, "Connection"]] = {}
+        # (event, moderator) -> the room listened to (kept across the person's reconnects,
+        # ended by participant.left, the room closing, entering it, or breakouts.listen null)
+        self.listening: dict[tuple[str, str], str] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.clock = MixerClock(lambda: list(self.mixers.values()), self._speaking_tick)
         self.closed = False
@@ -274,8 +275,7 @@ class MediaService:
 
     def _hears(self, peer: MediaPeer) -> str:
         """The room whose mix this peer hears: the one listened to, else its own."""
-        item = self.listening.get((peer.event_id, peer.pid))
-        return item[0] if item is not None else peer.room
+        return self.listening.get((peer.event_id, peer.pid), peer.room)
 
     def _place(self, peer: MediaPeer) -> None:
         m = self.mixer(peer.event_id, peer.room)
@@ -480,26 +480,30 @@ class MediaService:
             raise NotFound(f"no open room {cmd.room!r}")
         if room.id == rt.state.room_of(conn.pid):
             raise Invalid("room: you are in this room already")
-        self.listening[key] = (room.id, conn)
+        self.listening[key] = room.id
         self.reconcile(rt)
         return {"room": room.id,
                 "chat": [m.public() for m in rt.state.chat.get(room.id, ())]}
 
     def _stop_listening(self, rt: "EventRuntime", key: tuple[str, str],
                         reason: str | None) -> None:
-        item = self.listening.pop(key, None)
-        if item is None:
+        room = self.listening.pop(key, None)
+        if room is None:
             return
         if reason is not None:
-            item[1].push(encode({"type": "listen.stopped", "room": item[0],
-                                 "reason": reason}))
+            frame = encode({"type": "listen.stopped", "room": room, "reason": reason})
+            for conn in rt.hub.of(key[1]):
+                conn.push(frame)
         self.reconcile(rt)
 
     def _forward_listened(self, rt: "EventRuntime", entries: list[Entry]) -> None:
         """Chat of a listened room to its listeners, as direct frames (no seq)."""
         state = rt.state
-        for (ev, pid), (room, conn) in list(self.listening.items()):
+        for (ev, pid), room in list(self.listening.items()):
             if ev != rt.id:
+                continue
+            if pid not in state.participants or not state.participants[pid].online:
+                self._stop_listening(rt, (ev, pid), None)  # gone (participant.left)
                 continue
             if not state.rooms.get(room) or not state.rooms[room].open:
                 self._stop_listening(rt, (ev, pid), "closed")
@@ -511,7 +515,10 @@ class MediaService:
                 if e.room == room and e.kind in LISTEN_KINDS:
                     body = {"type": e.kind, "seq": e.seq, "at": e.at, "room": e.room,
                             **e.data}
-                    conn.push(encode({"type": "listen.entry", "room": room, "entry": body}))
+                    frame = encode({"type": "listen.entry", "room": room, "entry": body})
+                    for conn in rt.hub.of(pid):
+                        if conn.live:
+                            conn.push(frame)
 
     # -- recordings ----------------------------------------------------------------------
     def _start_recorder(self, rt: "EventRuntime", e: Entry) -> None:
@@ -590,9 +597,6 @@ class MediaService:
             self.reconcile(rt)
 
     def _on_detach(self, rt: "EventRuntime", conn: "Connection") -> None:
-        key = (rt.id, conn.pid)
-        if key in self.listening and self.listening[key][1] is conn:
-            self._stop_listening(rt, key, None)
         peer = self.peers.get((rt.id, conn.pid))
         if peer is not None and peer.conn is conn:
             self.spawn(self.close_peer(peer, "socket_closed"))

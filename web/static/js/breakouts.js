@@ -338,13 +338,21 @@ export function install({ store, socket, notify, onDirect }) {
     });
   }
 
-  async function listenTo(room) {
+  async function listenTo(room, quiet = false) {
     const ok = await request("breakouts.listen", { room }, controlError);
     if (!ok) return;
     listening = room ? { room, lines: (ok.chat || []).map((m) => ({ author: m.author.name, text: m.text })) } : null;
-    notify(room ? t("breakouts.listen_notice", { n: roomIndex(room) + 1 }) : t("breakouts.listen_stopped"));
+    if (!quiet) notify(room ? t("breakouts.listen_notice", { n: roomIndex(room) + 1 }) : t("breakouts.listen_stopped"));
     redraw();
   }
+  // The server forgets a listener whose socket closed: after a reconnect, ask again.
+  store.subscribe("reset", () => {
+    if (!listening) return;
+    const room = listening.room;
+    listening = null;
+    const still = open() && model().breakouts.rooms.some((r) => r.id === room && r.open);
+    if (still && isModerator(model()) && model().myRoom !== room) listenTo(room, true);
+  });
   if (onDirect) {
     onDirect("listen.entry", (f) => {
       if (!listening || f.room !== listening.room || !f.entry) return;
