@@ -71,9 +71,7 @@ async def main(out: Path) -> None:
                 await page.wait_for_selector(".poll-participation:has-text('4 von')")
                 await page.evaluate("document.activeElement.blur()")
                 await page.evaluate("""() => {
-                  const col = document.querySelector('#stage-col');
-                  const rooms = document.querySelector('.bo-rooms');
-                  col.scrollTop += rooms.getBoundingClientRect().top - col.getBoundingClientRect().top - 8;
+                  document.querySelector('#stage-col').scrollTop = 0;  // the cockpit is on top
                   document.querySelector('#panel-polls').scrollTop = 0;
                 }""")
                 await page.wait_for_timeout(600)
