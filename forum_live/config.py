@@ -164,9 +164,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) ->
         values["media_enabled"] = env["FORUM_MEDIA_ENABLED"].lower() not in ("0", "false", "no")
     limits: dict[str, Any] = {}
     for f in fields(Limits):
-        raw = env.get(f"{ENV_PREFIX}LIMIT_{f.name.upper()}")
-        if raw is not None:
-            limits[f.name] = float(raw) if f.type == "float" else int(float(raw))
+        given = env.get(f"{ENV_PREFIX}LIMIT_{f.name.upper()}")
+        if given is not None:
+            limits[f.name] = float(given) if f.type == "float" else int(float(given))
     values.update({k: v for k, v in overrides.items() if v is not None})
     s = Settings(**values)
     return replace(s, limits=replace(s.limits, **limits)) if limits else s
