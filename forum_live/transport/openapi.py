@@ -157,7 +157,7 @@ def document() -> dict[str, Any]:
         "/api/events": {
             "post": _op("create an event (organizer)", ORGANIZER, {
                 "201": _json(EVENT_CREATED, "created; the links carry their keys"),
-                **_errors(401, 413, 422)}, body="EventIn", op_id="createEvent"),
+                **_errors(401, 404, 413, 422)}, body="EventIn", op_id="createEvent"),
             "get": _op("list events, newest first (organizer)", ORGANIZER, {
                 "200": _json({"type": "array", "items": EVENT_LISTED}, "the events"),
                 **_errors(401)}, op_id="listEvents"),
