@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -638,10 +638,11 @@ class Cluster:
         log.warning("cluster: dropped a forwarded message without a valid signature")
         return None
 
-    async def _reply_loop(self) -> None:
+    async def _signed(self, key: str, what: str) -> AsyncIterator[dict[str, Any]]:
+        """The signed messages popped from one of this node's Redis lists (replies to what
+        it forwarded, or requests forwarded to it); unsigned or forged ones are dropped."""
         listener = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
                                            socket_connect_timeout=3, socket_timeout=None)
-        key = f"fl:reply:{self.node}"
         try:
             while True:
                 try:
@@ -649,45 +650,29 @@ class Cluster:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("cluster: reading replies failed: %s", exc)
+                    log.warning("cluster: reading %s failed: %s", what, exc)
                     await asyncio.sleep(0.5)
                     continue
                 if got is None:
                     continue
-                reply = self._open(got[1])
-                if reply is None:
-                    continue
-                fut = self._pending.get(str(reply.get("id")))
-                if fut is not None and not fut.done():
-                    fut.set_result(reply)
+                message = self._open(got[1])
+                if message is not None:
+                    yield message
         finally:
             await listener.aclose()
 
+    async def _reply_loop(self) -> None:
+        async for reply in self._signed(f"fl:reply:{self.node}", "replies"):
+            fut = self._pending.get(str(reply.get("id")))
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+
     async def _serve_loop(self) -> None:
-        listener = aioredis.Redis.from_url(self.redis_url, decode_responses=True,
-                                           socket_connect_timeout=3, socket_timeout=None)
-        key = f"fl:rpc:{self.node}"
         running: set[asyncio.Task[None]] = set()
-        try:
-            while True:
-                try:
-                    got = await listener.brpop([key], timeout=1)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.warning("cluster: reading requests failed: %s", exc)
-                    await asyncio.sleep(0.5)
-                    continue
-                if got is None:
-                    continue
-                request = self._open(got[1])
-                if request is None:
-                    continue
-                task = asyncio.create_task(self._answer(request))
-                running.add(task)
-                task.add_done_callback(running.discard)
-        finally:
-            await listener.aclose()
+        async for request in self._signed(f"fl:rpc:{self.node}", "requests"):
+            task = asyncio.create_task(self._answer(request))
+            running.add(task)
+            task.add_done_callback(running.discard)
 
     async def _answer(self, req: dict[str, Any]) -> None:
         if time.time() > float(req.get("until", 0)):
