@@ -197,11 +197,6 @@ class EventRuntime:
             raise Unavailable() from exc
         return entries
 
-    async def commit(self, entries: list[Entry]) -> list[Entry]:
-        """`write` for entries decided by the caller just now, against this state (no
-        await between deciding and this call)."""
-        return await self.write(lambda s, ctx: entries)
-
     def _write_done(self, fut: asyncio.Future[None]) -> None:
         self._inflight.discard(fut)
         if fut.cancelled():
@@ -574,15 +569,14 @@ class ResultsPublisher:
     async def _run(self, rt: EventRuntime) -> None:
         while (due_at := self.throttle.next_due()) is not None:
             await asyncio.sleep(max(0.0, due_at - time.monotonic()))
-            ctx = Context.current(rt.limits)
-            entries = []
-            for pid in self.throttle.take(time.monotonic()):
-                poll = rt.state.polls.get(pid)
-                if poll is not None and poll.open and self.step_reached(
-                        poll, rt.limits.anonymous_step):
-                    entries.append(polls.results_entry(rt.state, ctx, poll, final=False))
-            if entries:
-                await rt.commit(entries)
+            due = self.throttle.take(time.monotonic())
+
+            def results(s: EventState, ctx: Context, due: list[str] = due) -> list[Entry]:
+                shown = (s.polls.get(pid) for pid in due)
+                return [polls.results_entry(s, ctx, poll, final=False) for poll in shown
+                        if poll is not None and poll.open
+                        and self.step_reached(poll, rt.limits.anonymous_step)]
+            await rt.write(results)
 
 
 

@@ -376,7 +376,7 @@ async def approve_endpoint(request: Request) -> Response:
                        "please approve again")
     entry.data["files"] = {lang: {f: versions.digest(b) for f, b in per_lang.items()}
                            for lang, per_lang in files.items()}
-    [entry] = await rt.commit([entry])
+    [entry] = await rt.write(lambda s, ctx: [entry])  # decided above, checked just now
     return JSONResponse({"version": entry.data["version"], "approved_at": entry.at,
                          "approved_by": by, "files": entry.data["files"]}, status_code=201)
 
@@ -384,16 +384,15 @@ async def approve_endpoint(request: Request) -> Response:
 async def comment_endpoint(request: Request) -> Response:
     _, rt, me = await person(request, request.path_params["event_id"])
     body = await _body(request, CommentIn)
-    [entry] = await rt.commit(review.comment(rt.state, _ctx(request), me, body.entry,
-                                             body.text))
+    [entry] = await rt.write(lambda s, ctx: review.comment(s, ctx, me, body.entry, body.text))
     return JSONResponse(entry.data, status_code=201)
 
 
 async def proposal_endpoint(request: Request) -> Response:
     _, rt, me = await person(request, request.path_params["event_id"])
     body = await _body(request, ProposalIn)
-    [entry] = await rt.commit(review.propose(rt.state, _ctx(request), me, body.entry,
-                                             body.text, body.reason))
+    [entry] = await rt.write(lambda s, ctx: review.propose(s, ctx, me, body.entry, body.text,
+                                                           body.reason))
     return JSONResponse(entry.data, status_code=201)
 
 
@@ -401,15 +400,15 @@ async def decide_endpoint(request: Request) -> Response:
     _, rt, me = await person(request, request.path_params["event_id"])
     body = await _body(request, DecisionIn)
     pid = request.path_params["proposal_id"]
-    await rt.commit(review.decide_proposal(rt.state, _ctx(request), me, pid,
-                                           body.decision == "accept"))
+    await rt.write(lambda s, ctx: review.decide_proposal(s, ctx, me, pid,
+                                                         body.decision == "accept"))
     return JSONResponse({"proposal": review.review_state(rt.state).proposals[pid].public()})
 
 
 async def answer_endpoint(request: Request) -> Response:
     _, rt, me = await person(request, request.path_params["event_id"])
     body = await _body(request, AnswerIn)
-    await rt.commit(review.answer(rt.state, _ctx(request), me, body.question, body.text))
+    await rt.write(lambda s, ctx: review.answer(s, ctx, me, body.question, body.text))
     return JSONResponse({"question": body.question, "answer": body.text.strip()})
 
 
@@ -417,7 +416,7 @@ async def header_endpoint(request: Request) -> Response:
     who, rt, _ = await person(request, request.path_params["event_id"])
     _require_organizer(who)
     body = await _body(request, HeaderIn)
-    await rt.commit(review.set_header(rt.state, _ctx(request), body.model_dump()))
+    await rt.write(lambda s, ctx: review.set_header(s, ctx, body.model_dump()))
     return JSONResponse({"header": dict(review.review_state(rt.state).header)})
 
 
