@@ -76,6 +76,8 @@ class Tracker:
         self.errors: list[bytes] = []
         self.closed = 0
         self.t_last = 0.0  # when the last text frame arrived
+        self.lat: list[float] = []  # send -> this receiver, every delivery while measuring
+        self.measuring = False
 
 
 class ChatClient(WSClient):
@@ -95,6 +97,8 @@ class ChatClient(WSClient):
             k = int(payload[i + 2:i + 8])
             tr.count[k] += 1
             tr.last[k] = t
+            if tr.measuring:
+                tr.lat.append(t - tr.sent[k])
             tr.expect -= 1
             if tr.expect == 0 and tr.done is not None:
                 tr.done.set()
@@ -243,50 +247,9 @@ LABEL = {"forum": "forum-live", "starlette": "Starlette baseline",
 WARMUP_ROUNDS = 2  # not measured: the first lines pay for imports, caches, allocation
 
 
-class WinTracker:
-    """Arrivals of the window shape: every delivery's latency while measuring."""
-
-    def __init__(self, max_lines: int) -> None:
-        self.frames = 0
-        self.t_last = 0.0
-        self.count = [0] * max_lines
-        self.last = [0.0] * max_lines
-        self.sent = [0.0] * max_lines
-        self.lat: list[float] = []  # send -> this receiver, every measured delivery
-        self.measuring = False
-        self.expect = 0
-        self.done: asyncio.Event | None = None
-        self.errors: list[bytes] = []
-        self.closed = 0
-
-
-class WinClient(WSClient):
-    def __init__(self, tr: WinTracker, path: str, port: int) -> None:
-        super().__init__(path, port)
-        self.tr = tr
-
-    def on_text(self, payload: bytes, t: float) -> None:
-        tr = self.tr
-        tr.frames += 1
-        tr.t_last = t
-        i = payload.find(MARK)
-        if i >= 0:
-            k = int(payload[i + 2:i + 8])
-            tr.count[k] += 1
-            tr.last[k] = t
-            if tr.measuring:
-                tr.lat.append(t - tr.sent[k])
-            tr.expect -= 1
-            if tr.expect == 0 and tr.done is not None:
-                tr.done.set()
-        elif self.check_ready(payload):
-            pass
-        elif payload.startswith(b'{"type":"error"'):
-            tr.errors.append(payload[:300])
-
-    def on_close(self, payload: bytes) -> None:
-        self.tr.closed += 1
-        self.tr.errors.append(b"close " + payload[:120])
+# the window shape counts arrivals like the paced one, with every delivery's latency
+WinTracker = Tracker
+WinClient = ChatClient
 
 
 FORUM_LAUNCHER = """import sys, uvicorn
