@@ -188,7 +188,9 @@ async def cycles(base: str, ws_base: str, n: int, concurrency: int = 16,
                     r = await http.delete(f"/api/events/{tmp['id']}", headers=auth)
                     assert r.status_code == 200, r.text
                 else:
-                    await life(ev["id"], tokens[(i + w) % len(tokens)])
+                    # each worker has its own two people, so no person ever has more
+                    # sockets open than the per-person limit while closes settle
+                    await life(ev["id"], tokens[2 * w + i % 2])
 
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
 

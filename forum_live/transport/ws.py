@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CLOSE_TOO_MANY = 4429  # too many sockets of one participant at once
+CLOSE_TOO_MANY = closecodes.TOO_MANY
 
 
 CLOSE_NOT_FOUND = closecodes.NOT_FOUND
