@@ -234,6 +234,9 @@ async def test_series_page_access(server: LiveServer) -> None:
         async with session(token, event) as client:
             r = await client.get(page)
             assert r.status_code == 200 and "Karte veröffentlichen" in r.text
+            # the review page of a forum that follows another links to the series page
+            review = await client.get(f"/events/{event['id']}/review")
+            assert (f'href="{page}?lang=de"' in review.text) == (event is f2)
             assert (await client.get(f"/api/series/{sid}")).status_code == 200
             got = await client.get(f"/api/series/{sid}/overview.json")
             assert got.status_code == 200 and got.json()["id"] == sid

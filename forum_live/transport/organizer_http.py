@@ -170,11 +170,14 @@ async def visible_series(forum: "Forum", series_id: str, tokens: list[str]
     """The forums of the series (with their desk status) if one of `tokens` opens it: the
     organizer's, or a token of an admitted participant of one of its forums. None for a
     series that does not exist and for one the tokens do not open alike."""
+    organizer = _organizer_among(forum, tokens)
+    if not organizer and not any(forum.auth.signed_event(t) for t in tokens):
+        return None  # no real token: not worth reading every forum for
     states, statuses = (await series_states(forum, series_id) if len(series_id) <= 64
                         else ([], {}))
     if not states:
         return None
-    if _organizer_among(forum, tokens) or await _admitted_to_one(forum, states, tokens):
+    if organizer or await _admitted_to_one(forum, states, tokens):
         return states, statuses
     return None
 
