@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, Callable
+
+import pytest
 
 from tests.support.live import Client, LiveServer, create_event, join
 from tests.support.media import Peer, Sig, has_tone, tone_power
+from tests.support.process import spawn
 
 PLENARY_HZ, ROOM_HZ = 440.0, 660.0
 
@@ -285,3 +289,44 @@ async def test_the_members_of_a_room_are_told_who_listens_in_and_nobody_else(
     finally:
         for c in clients:
             await c.close()
+
+
+@pytest.mark.slow
+async def test_a_restart_tells_the_room_that_nobody_listens_any_more(tmp_path: Path) -> None:
+    """Nobody hears a room across a restart (the routing lives in the process), so the
+    room must not go on showing a listener: after a kill -9 the start tells it
+    (`interrupted`); a graceful stop does (`left` when the closed sockets end the
+    moderator's presence first, else `shutdown`)."""
+    data = tmp_path / "data"
+    sp = await spawn(data)
+    try:
+        async with sp.http() as http:
+            event = await create_event(http, topics=[{"title": "Thema A"}])
+            mod_p = await join(http, event, "Moderatorin Ute", moderator=True)
+            anna_p = await join(http, event, "Anna")
+        ev_id, anna_id = event["id"], anna_p["participant"]["id"]
+        room = None
+        for stop, reasons in (("kill9", {"interrupted"}), ("terminate", {"left", "shutdown"})):
+            mod = await Client.connect(sp, ev_id, mod_p["token"])  # type: ignore[arg-type]
+            anna = await Client.connect(sp, ev_id, anna_p["token"])  # type: ignore[arg-type]
+            if room is None:  # Anna stays in her room across the restarts
+                assert (await mod.request("breakouts.open", assign="manual",
+                                          assignments={anna_id: 0}))["type"] == "ok"
+                room = (await mod.wait_for(lambda e: e["type"] == "breakouts.opened"))["rooms"][0]["id"]
+                await anna.wait_for(lambda e: e["type"] == "participant.moved" and e["to"] == room)
+            assert (await mod.request("breakouts.listen", room=room))["type"] == "ok"
+            await anna.wait_for(lambda e: e["type"] == "breakouts.listening" and e["listening"])
+            seen = anna.last_seq
+            getattr(sp, stop)()
+            await mod.close()
+            await anna.close()
+            sp = await spawn(data, port=sp.port)
+            anna = await Client.connect(sp, ev_id, anna_p["token"],  # type: ignore[arg-type]
+                                        resume_from=seen)
+            ended = await anna.wait_for(lambda e: e["type"] == "breakouts.listening")
+            assert not ended["listening"] and ended["reason"] in reasons, ended
+            assert (await anna.request("state.sync"))["state"]["listening"] == []
+            await anna.close()
+    finally:
+        if sp.proc.poll() is None:
+            assert sp.terminate() in (0, -15)
