@@ -123,7 +123,8 @@ class MediaService:
         # (event, pid) -> (audio packets received, lost, frames decoded) at the last report
         self._quality_seen: dict[tuple[str, str], tuple[int, int, int]] = {}
         # (event, moderator) -> the room listened to (kept across the person's reconnects,
-        # ended by participant.left, the room closing, entering it, or breakouts.listen null)
+        # ended by participant.left, the room closing, entering it, or breakouts.listen null);
+        # the journal's `breakouts.listening` tells the room's members of each start and end
         self.listening: dict[tuple[str, str], str] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.clock = MixerClock(lambda: list(self.mixers.values()), self._speaking_tick)
@@ -500,6 +501,7 @@ class MediaService:
         await rt.write(decision)
         self.listening[key] = want
         self.reconcile(rt)
+        self._forward_listened(rt, [])  # the room closed or they left meanwhile: it ends
         return {"room": want, "chat": [m.public() for m in rt.state.chat.get(want, ())]}
 
     def _unlistened(self, event_id: str, reason: str,
