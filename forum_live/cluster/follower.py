@@ -109,7 +109,7 @@ class FollowerRuntime(EventRuntime):
         rt._watcher = rt._own(rt._watch_sends())
         return rt
 
-    # -- writes go to the owner ------------------------------------------------------
+    # -- writes go to the owner (receipts are the owner's: a follower applies nothing) ---
     async def write(self, decision: Decision, *,
                     receipts: Sequence[Receipt] = ()) -> list[Entry]:
         if self.deleted:
