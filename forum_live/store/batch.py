@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
 from ..domain.entries import Entry
-from . import OnCommit, StoreConflict, StoreError
+from . import OnCommit, Receipt, StoreConflict, StoreError
 
 Statements = list[tuple[str, Sequence[Sequence[Any]]]]
 
@@ -51,6 +51,12 @@ def journaled(entries: Sequence[Entry], expect: int) -> tuple[list[Entry], int]:
         head = e.seq
         out.append(e)
     return out, head
+
+
+def no_receipts(receipts: Sequence[Receipt]) -> None:
+    """Forwarded requests exist in a cluster only, and a cluster runs on PostgreSQL."""
+    if receipts:
+        raise StoreError("forwarded requests (a cluster) need the PostgreSQL store")
 
 
 def sealed_entry(kind: str, r: Sequence[Any]) -> Entry:

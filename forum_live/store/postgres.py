@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -29,12 +30,17 @@ import asyncpg
 
 from ..domain.entries import Entry
 from ..domain.polls import ROOM_BALLOTS
-from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
+from . import (OnCommit, Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable,
+               batch)
 
 log = logging.getLogger(__name__)
 
 INSERT_ENTRY = batch.INSERT_ENTRY.format(
     ", ".join(f"${i}" for i in range(1, batch.JOURNAL_COLUMNS + 1)))
+# the receipt of a forwarded request (cluster): a second row of the same id (its asker gave
+# up on it: 'abandoned') fails the append on the primary key, so it is never applied
+INSERT_RECEIPT = ("INSERT INTO cluster_requests (id, event_id, until, state, reply) "
+                  "VALUES ($1, $2, to_timestamp($3), 'done', $4)")
 MIGRATION_LOCK = 0x666F72756D  # pg_advisory_lock key while migrating ("forum")
 PAGE = 2000  # journal rows per read
 BALLOT_TABLES = {  # table -> its columns
@@ -225,13 +231,18 @@ class PostgresStore:
         return fut
 
     def append(self, event_id: str, entries: Sequence[Entry],
-               on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
+               on_commit: OnCommit | None = None, *, expect: int,
+               receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
         self.appended += len(entries)
         statements: Statements = []
         journaled, head = batch.journaled(entries, expect)
         epoch = self.fences.get(event_id)
         if self.fencing and epoch is None:
             raise StoreFenced(f"event {event_id}: this node does not own it")
+        if receipts:  # first: a request given up on fails before anything else is sent
+            reply = json.dumps({"seqs": [e.seq for e in journaled]})
+            statements.append((INSERT_RECEIPT, [(r.request, event_id, r.until, reply)
+                                                for r in receipts]))
         if journaled:
             statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
         for e in entries:
@@ -272,7 +283,8 @@ class PostgresStore:
         one: list[Sequence[Any]] = [(event_id,)]
         await self._submit([(f"DELETE FROM {table} WHERE event_id = $1", one)
                             for table in ("journal", *BALLOT_TABLES, "snapshots",
-                                          "event_owners", "minutes_files")]
+                                          "event_owners", "minutes_files",
+                                          "cluster_requests")]
                            + [("DELETE FROM events WHERE id = $1", one)], forget=event_id)
 
     async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:

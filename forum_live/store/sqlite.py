@@ -22,7 +22,8 @@ import sqlite3
 import aiosqlite
 
 from ..domain.entries import Entry
-from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
+from . import (OnCommit, Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable,
+               batch)
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,9 @@ class SqliteStore:
         return fut
 
     def append(self, event_id: str, entries: Sequence[Entry],
-               on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
+               on_commit: OnCommit | None = None, *, expect: int,
+               receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
+        batch.no_receipts(receipts)
         self.appended += len(entries)
         statements: batch.Statements = []
         journaled, head = batch.journaled(entries, expect)

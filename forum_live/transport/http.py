@@ -219,18 +219,29 @@ async def revoke_tokens(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     """200 ok while writes are durable; 503 degraded from a failed commit until a write
-    succeeds again (a probe write here finds out, so recovery needs no traffic)."""
+    succeeds again (a probe write here finds out, so recovery needs no traffic).
+
+    A cluster node also says whether Redis answers (`"redis": "ok"` or `"down"`, from a
+    probe of its own every second, so this never waits for Redis). Redis down does not
+    make it 503: Redis is one for all nodes, so a 503 would take every node out of the
+    proxy at once, while each node still serves the events it owns (their commits go to
+    PostgreSQL; behind the hashing proxy their clients are on that node) and followers
+    read the journal instead of the streams. Only forwarding between nodes stops
+    (`unavailable`), so `"redis": "down"` is for the operator's alerting, not for the
+    proxy's health check."""
     store = forum_of(request).store
+    cluster = getattr(request.app.state, "cluster", None)
+    extra = {} if cluster is None else {"redis": "down" if cluster.redis_error else "ok"}
     if not store.healthy:
         try:
             await asyncio.wait_for(store.probe(), 5)
         except Exception:  # noqa: BLE001 - any failure of the probe is "still degraded"
             pass
     if store.healthy:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **extra})
     return JSONResponse({"status": "degraded", "writes": "failing",
-                         "reason": getattr(store, "last_error", None) or "writes fail"},
-                        status_code=503, headers={"Retry-After": "5"})
+                         "reason": getattr(store, "last_error", None) or "writes fail",
+                         **extra}, status_code=503, headers={"Retry-After": "5"})
 
 
 # -- pages ------------------------------------------------------------------------------

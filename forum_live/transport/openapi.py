@@ -150,7 +150,9 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("liveness", PUBLIC, {
             "200": _json({"type": "object", "required": ["status"],
-                          "properties": {"status": {"const": "ok"}}}, "alive")},
+                          "properties": {"status": {"const": "ok"},
+                                         "redis": {"enum": ["ok", "down"]}}},
+                         "alive; a cluster node also tells whether Redis answers")},
             op_id="healthz")},
         "/openapi.json": {"get": _op("this document", PUBLIC, {
             "200": _json({"type": "object"}, "the OpenAPI document")}, op_id="openapi")},
