@@ -194,3 +194,9 @@ class Client:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def connected(server: LiveServer, event: dict[str, Any],
+                    *people: dict[str, Any]) -> list[Client]:
+    """A socket of each of `people` (join answers) in the event, in that order."""
+    return [await Client.connect(server, event["id"], p["token"]) for p in people]
