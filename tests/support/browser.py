@@ -80,6 +80,17 @@ async def joined(browser: Browser, console: Console, url: str, name: str,
     return page
 
 
+async def media_page(browser: Browser, url: str, name: str, **context_args: Any) -> Page:
+    """For the media tests (a browser with fake devices, no console watch): a person's page
+    in a context of their own with 10 s timeouts, joined as `name`."""
+    context = await browser.new_context(**context_args)
+    context.set_default_timeout(10000)
+    page = await context.new_page()
+    await page.goto(url)
+    await join(page, name)
+    return page
+
+
 async def say(page: Page, text: str) -> None:
     box = page.locator("#chat-input")
     await box.fill(text)
