@@ -33,10 +33,8 @@ async def opened(path: Path) -> SqliteStore:
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     """The store on tmp_path / "forum.db", open for one test."""
     s = await opened(tmp_path / "forum.db")
-    try:
-        yield s
-    finally:
-        await s.close()
+    yield s
+    await s.close()
 
 
 async def test_migrations_are_idempotent_and_keep_data(tmp_path: Path) -> None:
