@@ -21,7 +21,7 @@ from forum_live.domain.model import Role
 from forum_live.domain.views import ready_state
 from forum_live.live import EventRuntime, fold_journal
 from forum_live.store.memory import MemoryStore
-from tests.support.live import Client, LiveServer, create_event, join, start_server
+from tests.support.live import Client, LiveServer, connected, create_event, join, start_server
 
 WINDOW = 20  # a small resume window, so the reload reads a tail, not the whole journal
 
@@ -164,9 +164,8 @@ async def test_a_pending_breakout_deadline_keeps_the_event_loaded_until_it_fired
         mod = await join(http, ev, "Mia", moderator=True)
         people = [await join(http, ev, f"P{i}") for i in range(3)]
         other = await join(http, quiet, "Olaf")
-    m = await Client.connect(server, ev["id"], mod["token"])
-    clients = [await Client.connect(server, ev["id"], p["token"]) for p in people]
-    o = await Client.connect(server, quiet["id"], other["token"])
+    m, *clients = await connected(server, ev, mod, *people)
+    o, = await connected(server, quiet, other)
     r = await m.request("breakouts.open", assign="auto", duration_s=4)
     assert r["type"] == "ok", r
     for x in (m, *clients, o):
