@@ -456,14 +456,8 @@ async def start_proxy(tmp_path: Path, nodes: list[ServerProcess]) -> ServerProce
         proc = subprocess.Popen([binary, "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     proxy = ServerProcess(proc, port, log)
-    async with proxy.http() as http:
-        for _ in range(100):
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return proxy
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
+    if await proxy.healthy(100, 0.1, timeout=10):
+        return proxy
     raise RuntimeError(f"haproxy did not start: {proxy.output()}")
 
 

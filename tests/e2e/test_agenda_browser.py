@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import Console, joined
-from tests.support.live import Client, LiveServer, auth, create_event
+from tests.support.live import Client, LiveServer, auth, create_event, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -33,8 +33,7 @@ async def add_step(page: Page, kind: str, title: str, minutes: str = "", questio
 
 async def test_moderator_prepares_and_runs_three_steps(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Ablauf")
+    event = await new_event(server, title="Forum Ablauf")
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     anna = await joined(browser, console, event["participant_url"], "Anna Alt")
 

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.support.axe import axe_violations
 from tests.support.browser import Console, joined, say
-from tests.support.live import LiveServer, create_event
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -28,8 +28,7 @@ async def fits(page: Page) -> bool:
 
 async def test_cockpit_rooms_at_a_glance_listen_extend_and_close_one(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Cockpit", topics=TOPICS)
+    event = await new_event(server, title="Forum Cockpit", topics=TOPICS)
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     people: dict[str, Page] = {}
     for name in ("Anna Alt", "Bernd Berg", "Carla Chor", "Dora Dach"):

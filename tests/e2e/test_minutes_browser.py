@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
 
 from tests.support.browser import Console, joined, line, say
-from tests.support.live import LiveServer, create_event
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -32,8 +32,7 @@ async def add(page: Page, kind: str, text: str, assignee: str = "", due: str = "
 
 async def test_concurrent_edit_conflict_merge_and_review(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Protokoll")
+    event = await new_event(server, title="Forum Protokoll")
     anna = await joined(browser, console, event["participant_url"], "Anna Alt")
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
 

@@ -13,16 +13,15 @@ import pytest
 from playwright.async_api import Browser, Dialog, expect
 
 from tests.support.browser import Console, hellos, join, joined, line, open_page, say
-from tests.support.live import ORGANIZER, LiveServer, auth, create_event
+from tests.support.live import ORGANIZER, LiveServer, auth, new_event
 
 pytestmark = pytest.mark.browser
 
 async def test_two_participants_chat_raise_hand_and_reload(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Testdorf",
-                                   topics=[{"title": "Geodaten", "speaker": "Dr. Geo"},
-                                           {"title": "Mobilität"}])
+    event = await new_event(server, title="Forum Testdorf",
+                            topics=[{"title": "Geodaten", "speaker": "Dr. Geo"},
+                                    {"title": "Mobilität"}])
     url = event["participant_url"]
     _, anna = await open_page(browser, console, url)
     _, bernd = await open_page(browser, console, url)
@@ -100,8 +99,7 @@ async def test_two_participants_chat_raise_hand_and_reload(
 
 async def test_moderator_lowers_hands_and_deletes_chat_lines(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
+    event = await new_event(server)
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     carla = await joined(browser, console, event["participant_url"], "Carla Chor")
     await expect(carla.locator("#people-list li", has_text="Mona Moderation")).to_contain_text(
@@ -183,8 +181,7 @@ async def test_organizer_page_creates_a_forum_with_copyable_links(
 
 async def test_reconnect_resumes_and_delivers_missed_lines_once(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
+    event = await new_event(server)
     anna = await joined(browser, console, event["participant_url"], "Anna Alt")
     bernd = await joined(browser, console, event["participant_url"], "Bernd Berg")
     await say(anna, "vorher")
@@ -230,8 +227,7 @@ async def test_reconnect_resumes_and_delivers_missed_lines_once(
 
 async def test_english_catalog_with_lang_parameter(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
+    event = await new_event(server)
     url = event["participant_url"].replace("#", "?lang=en#")  # the key is in the fragment
     context, page = await open_page(browser, console, url)
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import Console, join, joined
-from tests.support.live import LiveServer, create_event
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -54,8 +54,7 @@ async def vote(page: Page, option: str) -> None:
 
 
 async def test_single_choice_live_poll(server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Abstimmung")
+    event = await new_event(server, title="Forum Abstimmung")
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     anna = await joined(browser, console, event["participant_url"], "Anna Alt")
     bernd = await joined(browser, console, event["participant_url"], "Bernd Berg")
