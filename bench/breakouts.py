@@ -30,15 +30,13 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (print_problems, problems, stop_all,  # noqa: E402
-                    CpuMeter, WSClient, create_event, forum_server,  # noqa: E402
-                    install_uvloop, join_forum, join_many, HttpConn, loadavg, md_table, now,
-                    pct, raise_nofile, settle)
+from common import (print_json, print_problems, problems, run_crowd,  # noqa: E402
+                    CountingClient, Counts, CpuMeter, crowd, loadavg, md_table,  # noqa: E402
+                    now, pct, settle, warn_disturbed)
 
 MARK = b"@@"  # chat texts carry @@NNNNNN, the line number
 MOVED = b'{"type":"participant.moved"'
@@ -47,12 +45,11 @@ MOVED = b'{"type":"participant.moved"'
 FORUM_ENV: dict[str, str] = {}
 
 
-class Tracker:
+class Tracker(Counts):
     """Bookkeeping shared by all clients (one process, one loop)."""
 
     def __init__(self, max_lines: int) -> None:
-        self.frames = 0
-        self.t_last = 0.0
+        super().__init__()
         self.moved_expect = 0  # own participant.moved still awaited this phase
         self.moved_done: asyncio.Event | None = None
         self.moved_at: list[float] = []  # this phase, in arrival order
@@ -63,14 +60,13 @@ class Tracker:
         self.leaks: list[tuple[int, str, str]] = []  # (line, its room, where it was seen)
         self.lines_expect = 0
         self.lines_done: asyncio.Event | None = None
-        self.errors: list[bytes] = []
-        self.closed = 0
 
 
-class Client(WSClient):
+class Client(CountingClient):
+    tr: Tracker
+
     def __init__(self, tr: Tracker, path: str, port: int) -> None:
-        super().__init__(path, port)
-        self.tr = tr
+        super().__init__(tr, path, port)
         self.pid = ""
         self.needle = b"\x00"  # '"participant":"ID"', set once the join answered
         self.room = ""  # where the server says I am
@@ -111,10 +107,6 @@ class Client(WSClient):
         elif payload.startswith(b'{"type":"error"'):
             tr.errors.append(payload[:300])
 
-    def on_close(self, payload: bytes) -> None:
-        self.tr.closed += 1
-        self.tr.errors.append(b"close " + payload[:120])
-
 
 async def wait_moves(tr: Tracker, expect: int, timeout: float) -> bool:
     tr.moved_at = []
@@ -133,39 +125,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"participants": n, "rooms": args.rooms, "repeat": args.repeat,
                            "cpus": os.cpu_count(), "forum_env": FORUM_ENV,
                            "loadavg_before": loadavg(), "rounds": []}
-    with tempfile.TemporaryDirectory(prefix="breakouts-") as tmp:
-        srv = forum_server(Path(tmp), FORUM_ENV)
-        await srv.start()
-        clients: list[Client] = []
-        mod: Client | None = None
-        try:
-            port = srv.port
-            ev = await create_event(port, "Breakout benchmark",
-                                    [f"Thema {r + 1}" for r in range(args.rooms)])
-            plenary = ev["plenary_room"]
-            http = HttpConn()
-            await http.open(port)
-            mod, body, _ = await join_forum(http, port, ev["id"], ev["moderator_key"],
-                                            "Moderation", lambda p: Client(tr, p, port))
-            http.close()
-            mod.set_id(body["participant"]["id"], plenary)
-            meter = CpuMeter(srv.pid)
-            t0 = now()
-            joined = await join_many(port, ev["id"], ev["participant_key"], n,
-                                     args.join_concurrency,
-                                     lambda i, p: Client(tr, p, port), args.timeout)
-            out["join"] = {"join_all_s": now() - t0, **meter.stop()}
-            for c, b in joined:
-                c.set_id(b["participant"]["id"], plenary)
-                clients.append(c)
-            out["join"]["settle_s"] = await settle(lambda: tr.t_last)
-
-            for r in range(args.repeat):
-                out["rounds"].append(await one_round(args, tr, mod, clients, plenary, r,
-                                                     srv.pid))
-            out.update(problems(tr.errors, tr.closed))
-        finally:
-            await stop_all(clients + ([mod] if mod else []), srv)
+    topics = [f"Thema {r + 1}" for r in range(args.rooms)]
+    async with crowd(args, FORUM_ENV, "breakouts-", "Breakout benchmark", topics,
+                     lambda path, port, _: Client(tr, path, port), lambda: tr.t_last) as c:
+        plenary = c.event["plenary_room"]
+        mod, out["join"] = c.mod, c.join
+        assert mod is not None
+        for client, body in [(mod, c.mod_body), *c.joined]:
+            client.set_id(body["participant"]["id"], plenary)
+        for r in range(args.repeat):
+            out["rounds"].append(await one_round(args, tr, mod, c.clients, plenary, r,
+                                                 c.server.pid))
+        out.update(problems(tr.errors, tr.closed))
     out["loadavg_after"] = loadavg()
     return out
 
@@ -323,13 +294,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    install_uvloop()
-    raise_nofile(2 * args.participants + 256)
-    out = asyncio.run(run(args))
+    out = run_crowd(run, args)
     out["summary"] = summarize(out)
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
-        return 0
+        return print_json(out)
     print(f"breakouts: {args.participants} participants + 1 moderator, {args.rooms} rooms, "
           f"auto assignment, {args.repeat} rounds; {os.cpu_count()} CPUs; clients: 1 process; "
           f"no limit raised; load average before {out['loadavg_before']}, after "
@@ -338,9 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(out))
     other = max(max(x["open"]["other_cpu_pct"], x["chat"]["other_cpu_pct"])
                 for x in out["rounds"])
-    if other > 25:
-        print(f"WARNING: other processes used up to {other:.0f}% of a core during a phase; "
-              "the figures are disturbed, run again on a quiet machine")
+    warn_disturbed(other, f"up to {other:.0f}% of a core during a phase")
     print_problems(out)
     return 0
 

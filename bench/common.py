@@ -17,10 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, AsyncIterator, Callable, Coroutine, Generic, Iterable, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -341,6 +343,31 @@ class WSClient(asyncio.Protocol):
             self.transport.close()
 
 
+class Counts:
+    """What every benchmark's clients count into, whatever else they look for: text frames,
+    when the last one arrived (for settle()), error frames and closes by the server (for
+    problems())."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.t_last = 0.0
+        self.errors: list[bytes] = []
+        self.closed = 0
+
+
+class CountingClient(WSClient):
+    """A client of a benchmark that counts into shared Counts `tr` (a subclass of it with the
+    benchmark's own bookkeeping); a close by the server is counted and kept as an error."""
+
+    def __init__(self, tr: Any, path: str, port: int) -> None:
+        super().__init__(path, port)
+        self.tr = tr
+
+    def on_close(self, payload: bytes) -> None:
+        self.tr.closed += 1
+        self.tr.errors.append(b"close " + payload[:120])
+
+
 W = TypeVar("W", bound=WSClient)
 
 
@@ -397,6 +424,55 @@ async def join_many(port: int, event_id: str, key: str, n: int, concurrency: int
     return out
 
 
+@dataclass
+class Crowd(Generic[W]):
+    """What crowd() set up: the server, the event, its moderator and its participants."""
+
+    server: ServerProc
+    event: dict[str, Any] = field(default_factory=dict)
+    mod: W | None = None
+    mod_body: dict[str, Any] = field(default_factory=dict)  # the moderator's join answer
+    joined: list[tuple[W, dict[str, Any]]] = field(default_factory=list)  # (client, answer)
+    join: dict[str, Any] = field(default_factory=dict)  # the join phase's figures
+
+    @property
+    def clients(self) -> list[W]:
+        return [c for c, _ in self.joined]
+
+
+@asynccontextmanager
+async def crowd(args: Any, env: dict[str, str], prefix: str, title: str, topics: list[str],
+                factory: Callable[[str, int, bool], W], last_frame: Callable[[], float]
+                ) -> AsyncIterator[Crowd[W]]:
+    """forum-live in a fresh temp dir (`env` added), an event, its moderator "Moderation"
+    and `args.participants` participants (`args.join_concurrency` at a time, within
+    `args.timeout`) joined with `factory(path, port, moderator)`; the join phase metered
+    (join_all_s, the CpuMeter's figures) and waited out until the presence frames settled
+    (settle_s). Afterwards every client is closed and the server stopped."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        srv = forum_server(Path(tmp), env)
+        await srv.start()
+        c: Crowd[W] = Crowd(srv)
+        try:
+            port = srv.port
+            c.event = ev = await create_event(port, title, topics)
+            http = HttpConn()
+            await http.open(port)
+            c.mod, c.mod_body, _ = await join_forum(http, port, ev["id"], ev["moderator_key"],
+                                                    "Moderation", lambda p: factory(p, port, True))
+            http.close()
+            meter = CpuMeter(srv.pid)
+            t0 = now()
+            c.joined = await join_many(port, ev["id"], ev["participant_key"], args.participants,
+                                       args.join_concurrency,
+                                       lambda i, p: factory(p, port, False), args.timeout)
+            c.join = {"join_all_s": now() - t0, **meter.stop()}
+            c.join["settle_s"] = await settle(last_frame)
+            yield c
+        finally:
+            await stop_all(c.clients + ([c.mod] if c.mod else []), srv)
+
+
 async def settle(last_frame: Callable[[], float], quiet: float = 0.5,
                  limit: float = 60.0) -> float:
     """Wait until no frame has arrived for `quiet` seconds (`last_frame()` is the now() of
@@ -432,6 +508,21 @@ def install_uvloop() -> None:
         pass
 
 
+def run_crowd(run: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
+              args: Any) -> dict[str, Any]:
+    """`run(args)` on uvloop with room for two sockets per `args.participants` (their
+    clients here, the server's ends): a crowd benchmark's results."""
+    install_uvloop()
+    raise_nofile(2 * args.participants + 256)
+    return asyncio.run(run(args))
+
+
+def print_json(out: dict[str, Any]) -> int:
+    """--json: the results as JSON; the exit status."""
+    print(json.dumps(out, indent=2, default=str))
+    return 0
+
+
 def problems(errors: list[bytes], closed: int) -> dict[str, Any]:
     """What went wrong at the clients: the first error frames, their count, and how many
     sockets the server closed."""
@@ -446,6 +537,14 @@ async def stop_all(clients: Iterable[Any], server: Any) -> None:
             c.close()
     await asyncio.sleep(0.2)
     server.stop()
+
+
+def warn_disturbed(other_pct: float, used: str) -> None:
+    """Warn when other processes took more than a quarter of a core while measuring
+    (`used`: how much, and when)."""
+    if other_pct > 25:
+        print(f"WARNING: other processes used {used}; the figures are disturbed, run again "
+              "on a quiet machine")
 
 
 def print_problems(out: dict[str, Any]) -> None:

@@ -51,8 +51,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (problems, stop_all,  # noqa: E402
-                    CpuMeter, HttpConn, ServerProc, WSClient, cpu_s, create_event,  # noqa: E402
+from common import (print_json, problems, stop_all,  # noqa: E402
+                    CountingClient, Counts, CpuMeter, HttpConn, ServerProc,  # noqa: E402
+                    WSClient, cpu_s, create_event,
                     forum_server, free_port, install_uvloop, join_forum, loadavg, md_table,
                     now, pct, raise_nofile, rss_kib, settle, ws_connect)
 
@@ -62,30 +63,25 @@ MARK = b"@@"  # chat texts carry @@NNNNNN, the line number, found without parsin
 
 
 # -- the client ------------------------------------------------------------------------------
-class Tracker:
+class Tracker(Counts):
     """Arrival bookkeeping shared by all clients of one run (one process, one loop)."""
 
     def __init__(self, max_lines: int) -> None:
-        self.frames = 0  # every text frame received by any client
+        super().__init__()
         self.bytes = 0
         self.count = [0] * max_lines  # how many participants have line k
         self.last = [0.0] * max_lines  # when the last of them got it
         self.sent = [0.0] * max_lines
         self.expect = 0  # deliveries still awaited in the current phase
         self.done: asyncio.Event | None = None
-        self.errors: list[bytes] = []
-        self.closed = 0
-        self.t_last = 0.0  # when the last text frame arrived
         self.lat: list[float] = []  # send -> this receiver, every delivery while measuring
         self.measuring = False
 
 
-class ChatClient(WSClient):
+class ChatClient(CountingClient):
     """Counts every text frame; chat lines are found by their @@ marker."""
 
-    def __init__(self, tr: Tracker, path: str, port: int) -> None:
-        super().__init__(path, port)
-        self.tr = tr
+    tr: Tracker
 
     def on_text(self, payload: bytes, t: float) -> None:
         tr = self.tr
@@ -106,10 +102,6 @@ class ChatClient(WSClient):
             pass
         elif payload.startswith(b'{"type":"error"'):
             tr.errors.append(payload[:300])
-
-    def on_close(self, payload: bytes) -> None:
-        self.tr.closed += 1
-        self.tr.errors.append(b"close " + payload[:120])
 
 
 # -- the workload ------------------------------------------------------------------------------
@@ -648,8 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.shape == "window":
         out = asyncio.run(window_main(args))
         if args.json:
-            print(json.dumps(out, indent=2, default=str))
-            return 0
+            return print_json(out)
         print(f"fan-out, window shape: {out['window']} chat lines in flight from "
               f"{out['window']} senders, the next once all have them; {os.cpu_count()} CPUs, "
               f"load average before {out['loadavg_before']}, after {out['loadavg_after']}; "
@@ -660,8 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = asyncio.run(amain(args))
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
-        return 0
+        return print_json(out)
     if "forum" in out and "baseline" in out:
         print(f"fan-out: {args.participants} participants, {args.senders} senders x "
               f"{args.lines} lines paced at {args.rate:g} lines/s, then {args.senders} x "

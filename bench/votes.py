@@ -32,16 +32,14 @@ import json
 import os
 import random
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (print_problems, problems, stop_all,  # noqa: E402
-                    CpuMeter, HttpConn, WSClient, cpu_s, create_event,  # noqa: E402
-                    forum_server, install_uvloop, join_forum, join_many, loadavg, md_table,
-                    now, pct, raise_nofile, settle)
+from common import (print_json, print_problems, problems, run_crowd,  # noqa: E402
+                    CountingClient, Counts, CpuMeter, cpu_s, crowd, loadavg,  # noqa: E402
+                    md_table, now, pct, settle, warn_disturbed)
 
 FORUM_ENV: dict[str, str] = {}  # no limit raised: one vote per person
 RESULTS = b'{"type":"poll.results"'
@@ -49,10 +47,9 @@ OPENED = b'{"type":"poll.opened"'
 VOTE_OK = b'{"type":"ok","ref":"vote"'
 
 
-class Tracker:
+class Tracker(Counts):
     def __init__(self) -> None:
-        self.frames = 0
-        self.t_last = 0.0
+        super().__init__()
         self.opened = 0
         self.opened_all: asyncio.Event = asyncio.Event()
         self.expect_clients = 0
@@ -62,14 +59,13 @@ class Tracker:
         self.counted: asyncio.Event = asyncio.Event()  # the moderator saw total == N
         self.finals = 0
         self.finals_all: asyncio.Event = asyncio.Event()
-        self.errors: list[bytes] = []
-        self.closed = 0
 
 
-class Client(WSClient):
+class Client(CountingClient):
+    tr: Tracker
+
     def __init__(self, tr: Tracker, path: str, port: int, moderator: bool = False) -> None:
-        super().__init__(path, port)
-        self.tr = tr
+        super().__init__(tr, path, port)
         self.moderator = moderator
         self.poll = ""
         self.sent_at = 0.0
@@ -117,10 +113,6 @@ class Client(WSClient):
                     tr.acks_all.set()
             tr.errors.append(payload[:300])
 
-    def on_close(self, payload: bytes) -> None:
-        self.tr.closed += 1
-        self.tr.errors.append(b"close " + payload[:120])
-
 
 def max_in_window(times: list[float], width: float = 1.0) -> int:
     """The most arrivals in any interval of `width` seconds."""
@@ -140,31 +132,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"participants": n, "window_s": args.window, "options": args.options,
                            "anonymous": args.anonymous, "cpus": os.cpu_count(),
                            "forum_env": FORUM_ENV, "loadavg_before": loadavg()}
-    with tempfile.TemporaryDirectory(prefix="votes-") as tmp:
-        srv = forum_server(Path(tmp), FORUM_ENV)
-        await srv.start()
-        clients: list[Client] = []
-        mod: Client | None = None
-        try:
-            port = srv.port
-            ev = await create_event(port, "Abstimmungs-Benchmark", ["Abstimmung"])
-            http = HttpConn()
-            await http.open(port)
-            mod, _, _ = await join_forum(http, port, ev["id"], ev["moderator_key"],
-                                         "Moderation", lambda p: Client(tr, p, port, True))
-            http.close()
-            meter = CpuMeter(srv.pid)
-            t0 = now()
-            joined = await join_many(port, ev["id"], ev["participant_key"], n,
-                                     args.join_concurrency, lambda i, p: Client(tr, p, port),
-                                     args.timeout)
-            out["join"] = {"join_all_s": now() - t0, **meter.stop()}
-            clients = [c for c, _ in joined]
-            out["join"]["settle_s"] = await settle(lambda: tr.t_last)
-            out["vote"] = await vote_phase(args, tr, mod, clients, srv.pid)
-            out.update(problems(tr.errors, tr.closed))
-        finally:
-            await stop_all(clients + ([mod] if mod else []), srv)
+    async with crowd(args, FORUM_ENV, "votes-", "Abstimmungs-Benchmark", ["Abstimmung"],
+                     lambda path, port, moderator: Client(tr, path, port, moderator),
+                     lambda: tr.t_last) as c:
+        assert c.mod is not None
+        out["join"] = c.join
+        out["vote"] = await vote_phase(args, tr, c.mod, c.clients, c.server.pid)
+        out.update(problems(tr.errors, tr.closed))
     out["loadavg_after"] = loadavg()
     return out
 
@@ -307,12 +281,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    install_uvloop()
-    raise_nofile(2 * args.participants + 256)
-    out = asyncio.run(run(args))
+    out = run_crowd(run, args)
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
-        return 0
+        return print_json(out)
     j = out["join"]
     print(f"votes: {args.participants} participants + 1 moderator, one single-choice poll "
           f"(scope event, live results, {'anonymous' if args.anonymous else 'named'}, "
@@ -323,9 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"join: {args.participants} in {j['join_all_s']:.2f} s (server CPU "
           f"{j['server_cpu_s']:.1f} s), presence settled {j['settle_s']:.2f} s later")
     print(table(out))
-    if out["vote"]["other_cpu_pct"] > 25:
-        print(f"WARNING: other processes used {out['vote']['other_cpu_pct']:.0f}% of a core "
-              "during the votes; the figures are disturbed, run again on a quiet machine")
+    other = out["vote"]["other_cpu_pct"]
+    warn_disturbed(other, f"{other:.0f}% of a core during the votes")
     print_problems(out)
     return 0
 

@@ -4,7 +4,7 @@ everyone sees where the forum stands, and the platform does every step."""
 
 from __future__ import annotations
 
-from tests.support.live import Client, LiveServer, auth, create_event, join
+from tests.support.live import Client, LiveServer, auth, connected, create_event, join
 
 
 async def test_a_prepared_forum_runs_by_next_alone(server: LiveServer) -> None:
@@ -26,9 +26,7 @@ async def test_a_prepared_forum_runs_by_next_alone(server: LiveServer) -> None:
         mod = await join(http, ev, "Moderatorin", moderator=True)
         anna = await join(http, ev, "Anna")
         ben = await join(http, ev, "Ben")
-    m = await Client.connect(server, ev["id"], mod["token"])
-    a = await Client.connect(server, ev["id"], anna["token"])
-    b = await Client.connect(server, ev["id"], ben["token"])
+    m, a, b = await connected(server, ev, mod, anna, ben)
     agenda = a.ready["state"]["agenda"]  # type: ignore[index]
     ids = [s["id"] for s in agenda["steps"]]
     assert agenda["current"] is None and agenda["next"] == ids[0]

@@ -14,6 +14,7 @@ import sqlite3
 import struct
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from tests.support.live import Client, LiveServer, create_event, join, start_server
 
@@ -103,15 +104,22 @@ N = 24  # voters
 TEXT = "Antwort-{:02d}" + " lorem ipsum dolor sit amet" * 5  # ~150 bytes: several pages
 
 
+async def voters(n: int, server: LiveServer) -> tuple[dict[str, Any], dict[str, Any],
+                                                     list[dict[str, Any]], Client]:
+    """A new event, its moderator's join answer, `n` people joined (not yet connected) and
+    the moderator's socket."""
+    async with server.http() as http:
+        ev = await create_event(http)
+        mod = await join(http, ev, "Moderatorin", moderator=True)
+        people = [await join(http, ev, f"P{i}") for i in range(n)]
+    return ev, mod, people, await Client.connect(server, ev["id"], mod["token"])
+
+
 async def test_no_link_between_voter_and_choice_at_rest_after_close(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server: LiveServer = await start_server(data)
     try:
-        async with server.http() as http:
-            ev = await create_event(http)
-            mod = await join(http, ev, "Moderatorin", moderator=True)
-            people = [await join(http, ev, f"P{i}") for i in range(N)]
-        cm = await Client.connect(server, ev["id"], mod["token"])
+        ev, mod, people, cm = await voters(N, server)
         await cm.request("poll.create", scope="event", question="Was?", kind="text",
                          anonymous=True)
         text_poll = (await cm.wait_for(lambda e: e["type"] == "poll.opened"))["poll"]["id"]
@@ -203,11 +211,7 @@ async def test_a_reader_in_the_way_delays_the_reseal_not_the_writer(tmp_path: Pa
     data = tmp_path / "data"
     server: LiveServer = await start_server(data)
     try:
-        async with server.http() as http:
-            ev = await create_event(http)
-            mod = await join(http, ev, "Moderatorin", moderator=True)
-            people = [await join(http, ev, f"P{i}") for i in range(6)]
-        cm = await Client.connect(server, ev["id"], mod["token"])
+        ev, mod, people, cm = await voters(6, server)
         await cm.request("poll.create", scope="event", question="Ja?", kind="single",
                          options=["ja", "nein"], anonymous=True)
         poll = (await cm.wait_for(lambda e: e["type"] == "poll.opened"))["poll"]["id"]

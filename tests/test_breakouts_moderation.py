@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
+from tests.support import media
 from tests.support.live import Client, LiveServer, create_event, join
 from tests.support.media import Peer, Sig, has_tone, tone_power
 from tests.support.process import spawn
 
 PLENARY_HZ, ROOM_HZ = 440.0, 660.0
-
-
-async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    """Wait for a condition (polled), failing after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+until = partial(media.until, timeout=8.0)  # every wait here fails after 8 s
 
 
 def recent(peer: Peer, seconds: float = 0.5) -> Any:

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from tests.support.live import Client, LiveServer, auth, create_event, join, start_server
+from tests.support.live import Client, LiveServer, auth, connected, create_event, join, start_server
 
 FORMATS = ("md", "html", "json", "docx", "pdf")
 
@@ -65,8 +65,7 @@ async def test_every_text_kind_refuses_what_cannot_be_stored_and_the_event_goes_
         ev = await create_event(http)
         mod = await join(http, ev, "Moderatorin", moderator=True)
         anna = await join(http, ev, "Anna")
-    cm = await Client.connect(server, ev["id"], mod["token"])
-    ca = await Client.connect(server, ev["id"], anna["token"])
+    cm, ca = await connected(server, ev, mod, anna)
     plenary = ev["plenary_room"]
     added = await ca.request("minutes.add", room=plenary, kind="note", text="Notiz")
     entry_id = (await ca.wait_for(lambda e: e["type"] == "minutes.added"))["entry"]["id"]

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.support.live import create_event, join, start_server
-from tests.support.media import PatternTrack, Peer, Sig
+from tests.support.media import PatternTrack, Peer, Sig, until
 
 TILES = 2
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def shown(viewer: Peer) -> list[str]:

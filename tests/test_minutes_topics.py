@@ -14,7 +14,7 @@ from typing import Any
 from docx import Document
 
 from forum_live.export.view import fmt_time
-from tests.support.live import Client, LiveServer, auth, create_event, join
+from tests.support.live import LiveServer, auth, connected, create_event, join
 from tests.support.pdf import make_pdf
 from tests.test_minutes_protokoll import get, ok
 
@@ -37,9 +37,7 @@ async def forum(server: LiveServer) -> dict[str, Any]:
         anna = await join(http, ev, "Anna Schmidt")
         ben = await join(http, ev, "Ben Öztürk")
     eid = ev["id"]
-    cm = await Client.connect(server, eid, mod["token"])
-    ca = await Client.connect(server, eid, anna["token"])
-    cb = await Client.connect(server, eid, ben["token"])
+    cm, ca, cb = await connected(server, ev, mod, anna, ben)
 
     # the impulse: pages 1, 2, 3, back to 2, then the slides are taken off the stage
     for page in (1, 2, 3, 2):

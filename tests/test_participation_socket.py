@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
 
-from tests.support.live import Client, LiveServer, auth, join, start_server
+from tests.support.live import Client, LiveServer, auth, connected, join, start_server
 
 
 async def lobby_event(server: LiveServer) -> dict:  # type: ignore[type-arg]
@@ -50,31 +51,31 @@ async def test_a_waiting_participant_receives_nothing_but_its_admission(server: 
     assert (await cg.request("chat.send", room=ev["plenary_room"], text="Danke!"))["type"] == "ok"
 
 
+async def sent_away(cm: Client, command: str, person: dict[str, Any], c: Client, told: str,
+                    reason: str) -> None:
+    """The moderator's `command` with a reason against `person`: told so on their socket
+    `c` (event `told`, with the reason), which is then closed with 4403."""
+    await cm.request(command, participant=person["participant"]["id"], reason=reason)
+    got = await c.wait_for(lambda e: e["type"] == told)
+    assert got["reason"] == reason
+    await asyncio.wait_for(c.ws.wait_closed(), 5)
+    assert c.ws.close_code == 4403
+
+
 async def test_declined_and_removed_tokens_are_refused(server: LiveServer) -> None:
     ev = await lobby_event(server)
     async with server.http() as http:
         mod = await join(http, ev, "M", moderator=True)
         guest = await join(http, ev, "Gast")
         other = await join(http, ev, "Andere")
-    cm = await Client.connect(server, ev["id"], mod["token"])
-    cg = await Client.connect(server, ev["id"], guest["token"])
-    await cm.request("lobby.decline", participant=guest["participant"]["id"],
-                     reason="nicht eingeladen")
-    told = await cg.wait_for(lambda e: e["type"] == "lobby.declined")
-    assert told["reason"] == "nicht eingeladen"
-    await asyncio.wait_for(cg.ws.wait_closed(), 5)
-    assert cg.ws.close_code == 4403
+    cm, cg = await connected(server, ev, mod, guest)
+    await sent_away(cm, "lobby.decline", guest, cg, "lobby.declined", "nicht eingeladen")
     with pytest.raises(PermissionError):
         await Client.connect(server, ev["id"], guest["token"])
     # an admitted participant removed: told, disconnected, token refused on reconnect
     await cm.request("lobby.admit", all=True)
-    co = await Client.connect(server, ev["id"], other["token"])
-    await cm.request("participant.remove", participant=other["participant"]["id"],
-                     reason="Störung")
-    removed = await co.wait_for(lambda e: e["type"] == "participant.removed")
-    assert removed["reason"] == "Störung"
-    await asyncio.wait_for(co.ws.wait_closed(), 5)
-    assert co.ws.close_code == 4403
+    co, = await connected(server, ev, other)
+    await sent_away(cm, "participant.remove", other, co, "participant.removed", "Störung")
     ws = await websockets.connect(f"{server.ws_base}/ws/events/{ev['id']}")
     await ws.send(json.dumps({"type": "hello", "token": other["token"]}))
     err = json.loads(await ws.recv())
@@ -135,8 +136,7 @@ async def test_floor_with_a_time_limit_and_a_timer_survive_a_restart(tmp_path: P
         ev = await create_event(http)
         mod = await join(http, ev, "M", moderator=True)
         a = await join(http, ev, "Anna")
-    cm = await Client.connect(server, ev["id"], mod["token"])
-    ca = await Client.connect(server, ev["id"], a["token"])
+    cm, ca = await connected(server, ev, mod, a)
     await ca.request("hand.raise")
     given = await cm.request("floor.give", limit_s=10)
     assert given["type"] == "ok"

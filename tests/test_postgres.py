@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 
 from forum_live.app import make_store
@@ -18,7 +16,7 @@ from forum_live.store import StoreConflict, StoreUnavailable
 from forum_live.store.postgres import PostgresStore, migrations
 from forum_live.store.sqlite import SqliteStore
 from tests.support.live import Client, create_event, join, start_server
-from tests.support.pg import PgServer
+from tests.support.pg import PgServer, sql
 
 
 def entry(seq: int, kind: str = "chat.message", **data: object) -> Entry:
@@ -33,14 +31,6 @@ def row(event_id: str) -> dict[str, str]:
 
 async def seqs(store: PostgresStore, event_id: str) -> list[int]:
     return [e.seq async for e in store.journal(event_id)]
-
-
-async def sql(url: str, query: str, *args: Any) -> list[Any]:
-    con = await asyncpg.connect(url)
-    try:
-        return list(await con.fetch(query, *args))
-    finally:
-        await con.close()
 
 
 def test_the_database_url_selects_postgresql_and_nothing_changes_without_it(

@@ -9,7 +9,7 @@ import sqlite3
 
 import websockets
 
-from tests.support.live import Client, LiveServer, auth, create_event, join
+from tests.support.live import Client, LiveServer, auth, connected, create_event, join
 
 
 async def test_delete_event_erases_everything_and_closes_its_sockets(server: LiveServer) -> None:
@@ -20,9 +20,8 @@ async def test_delete_event_erases_everything_and_closes_its_sockets(server: Liv
         pat = await join(http, ev, "Pat")
         kept = await join(http, keep, "Anderswo")
     eid = ev["id"]
-    cm = await Client.connect(server, eid, mod["token"])
-    cp = await Client.connect(server, eid, pat["token"])
-    ck = await Client.connect(server, keep["id"], kept["token"])
+    cm, cp = await connected(server, ev, mod, pat)
+    ck, = await connected(server, keep, kept)
     assert (await cp.request("chat.send", room=ev["plenary_room"], text="hallo"))["type"] == "ok"
     await cm.request("poll.create", scope="event", question="?", kind="text", anonymous=True)
     poll = (await cp.wait_for(lambda e: e["type"] == "poll.opened"))["poll"]["id"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.live import Client, LiveServer, auth, create_event, join, start_server
+from tests.support.live import Client, LiveServer, auth, connected, create_event, join, start_server
 from tests.support.pdf import make_pdf
 
 PDF = {"Content-Type": "application/pdf"}
@@ -79,9 +79,7 @@ async def test_show_follow_late_joiner_and_restart(tmp_path: Path) -> None:
         mod_j = await join(http, event, "Mona", moderator=True)
         anna_j = await join(http, event, "Anna")
         bernd_j = await join(http, event, "Bernd")
-    mod = await Client.connect(server, event["id"], mod_j["token"])
-    anna = await Client.connect(server, event["id"], anna_j["token"])
-    bernd = await Client.connect(server, event["id"], bernd_j["token"])
+    mod, anna, bernd = await connected(server, event, mod_j, anna_j, bernd_j)
     try:
         assert [d["id"] for d in anna.ready["state"]["slides"]["decks"]] == [deck]
         assert anna.ready["state"]["slides"]["shown"] is None

@@ -1,4 +1,4 @@
-from tests.support.live import Client, LiveServer, create_event, join
+from tests.support.live import LiveServer, connected, create_event, join
 
 
 async def test_chat_reaches_everyone_in_the_plenary(server: LiveServer) -> None:
@@ -6,8 +6,7 @@ async def test_chat_reaches_everyone_in_the_plenary(server: LiveServer) -> None:
         ev = await create_event(http)
         a = await join(http, ev, "Anna")
         b = await join(http, ev, "Bernd")
-    ca = await Client.connect(server, ev["id"], a["token"])
-    cb = await Client.connect(server, ev["id"], b["token"])
+    ca, cb = await connected(server, ev, a, b)
     reply = await ca.request("chat.send", room=ev["plenary_room"], text="Guten Morgen")
     assert reply["type"] == "ok"
     got = await cb.wait_for(lambda e: e["type"] == "chat.message")

@@ -13,9 +13,15 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
+from forum_live.config import Limits
+from forum_live.domain import setup
+from forum_live.domain.commands import EventIn, JoinIn, TopicIn
+from forum_live.domain.context import Context
+from forum_live.domain.model import Role
 from forum_live.domain.views import ready_state
-from forum_live.live import fold_journal
-from tests.support.live import Client, LiveServer, create_event, join, start_server
+from forum_live.live import EventRuntime, fold_journal
+from forum_live.store.memory import MemoryStore
+from tests.support.live import Client, LiveServer, connected, create_event, join, start_server
 
 WINDOW = 20  # a small resume window, so the reload reads a tail, not the whole journal
 
@@ -46,6 +52,20 @@ async def journal_kinds(server: LiveServer, event_id: str) -> list[str]:
 def body(ready: dict[str, Any] | None) -> dict[str, Any]:
     assert ready is not None
     return ready["state"]  # type: ignore[no-any-return]
+
+
+async def memory_runtime(**limits: Any) -> tuple[MemoryStore, EventRuntime]:
+    """The event "ev1" (one topic) in an open MemoryStore, loaded as a runtime with
+    these limits: a runtime's own bookkeeping, without a server."""
+    store = MemoryStore()
+    await store.open()
+    lim = Limits(**limits)
+    first = setup.create_event(Context.current(lim), EventIn(title="F",
+                                                             topics=[TopicIn(title="A")]))
+    first.seq = 1
+    await store.create_event({"id": "ev1", "title": "F", "created_at": first.at,
+                              "participant_key": "p", "moderator_key": "m"}, first)
+    return store, await EventRuntime.load(store, "ev1", lim)
 
 
 async def test_an_idle_event_is_unloaded_and_reloaded_from_its_snapshot_exactly(
@@ -144,9 +164,8 @@ async def test_a_pending_breakout_deadline_keeps_the_event_loaded_until_it_fired
         mod = await join(http, ev, "Mia", moderator=True)
         people = [await join(http, ev, f"P{i}") for i in range(3)]
         other = await join(http, quiet, "Olaf")
-    m = await Client.connect(server, ev["id"], mod["token"])
-    clients = [await Client.connect(server, ev["id"], p["token"]) for p in people]
-    o = await Client.connect(server, quiet["id"], other["token"])
+    m, *clients = await connected(server, ev, mod, *people)
+    o, = await connected(server, quiet, other)
     r = await m.request("breakouts.open", assign="auto", duration_s=4)
     assert r["type"] == "ok", r
     for x in (m, *clients, o):
@@ -173,22 +192,8 @@ async def test_sockets_on_other_cluster_nodes_keep_the_owner_loaded() -> None:
     """A cluster owner's hub counts the sockets of other nodes (ClusterHub.remote): with
     none of its own it is still in use, and must not be unloaded."""
     from forum_live.cluster.follower import ClusterHub
-    from forum_live.config import Limits
-    from forum_live.domain import setup
-    from forum_live.domain.commands import EventIn, TopicIn
-    from forum_live.domain.context import Context
-    from forum_live.live import EventRuntime
-    from forum_live.store.memory import MemoryStore
 
-    store = MemoryStore()
-    await store.open()
-    limits = Limits(idle_unload_s=0)
-    first = setup.create_event(Context.current(limits), EventIn(title="F",
-                                                               topics=[TopicIn(title="A")]))
-    first.seq = 1
-    await store.create_event({"id": "ev1", "title": "F", "created_at": first.at,
-                              "participant_key": "p", "moderator_key": "m"}, first)
-    rt = await EventRuntime.load(store, "ev1", limits)
+    store, rt = await memory_runtime(idle_unload_s=0)
     rt.hub = ClusterHub()
     assert rt.idle_for() is not None  # nobody anywhere: idle
     rt.hub.set_remote("p1", "node-b", 1)
@@ -234,23 +239,8 @@ async def test_start_up_loads_open_events_from_their_snapshot_and_no_ended_event
 
 
 async def test_a_loaded_event_saves_a_snapshot_every_snapshot_every_entries() -> None:
-    from forum_live.config import Limits
-    from forum_live.domain import setup
-    from forum_live.domain.commands import EventIn, JoinIn, TopicIn
-    from forum_live.domain.context import Context
-    from forum_live.domain.model import Role
-    from forum_live.live import EventRuntime
-    from forum_live.store.memory import MemoryStore
-
-    store = MemoryStore()
-    await store.open()
-    limits = Limits(snapshot_every=10)
-    first = setup.create_event(Context.current(limits), EventIn(title="F",
-                                                               topics=[TopicIn(title="A")]))
-    first.seq = 1
-    await store.create_event({"id": "ev1", "title": "F", "created_at": first.at,
-                              "participant_key": "p", "moderator_key": "m"}, first)
-    rt = await EventRuntime.load(store, "ev1", limits)
+    store, rt = await memory_runtime(snapshot_every=10)
+    limits = rt.limits
     for i in range(25):
         await rt.write(lambda s, ctx, i=i: setup.register(s, ctx, JoinIn(name=f"P{i}"),
                                                            Role.PARTICIPANT))

@@ -8,20 +8,32 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.conftest import chromium_path
-from tests.support.browser import ARGS, Console
+from tests.support.browser import ARGS, MEDIA_ARGS, Console
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def chromium(args: list[str]) -> AsyncIterator[Browser]:
     path = chromium_path()
     if path is None:
         pytest.skip("chromium is not installed at /usr/bin/chromium")
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=path, headless=True, args=ARGS)
+        b = await pw.chromium.launch(executable_path=path, headless=True, args=args)
         try:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async for b in chromium(ARGS):
+        yield b
+
+
+@pytest.fixture
+async def media_browser() -> AsyncIterator[Browser]:
+    """With a fake camera and microphone, and WebRTC over loopback (the media tests)."""
+    async for b in chromium(MEDIA_ARGS):
+        yield b
 
 
 @pytest.fixture

@@ -9,80 +9,54 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 
-from playwright.async_api import async_playwright
+from tests.support.browser import join as join_page
+from tests.support.screenshot import demo_forum
 
-from tests.support.browser import ARGS, CHROMIUM, join as join_page
-
-from tests.support.live import Client, auth, join, start_server
-
-
-TOPICS = [{"title": "Arbeiten 4.0: Wie wollen wir morgen arbeiten?", "speaker": "Dr. Petra Hansen"},
-          {"title": "Geodaten im ländlichen Raum", "speaker": "Jens Albers"},
-          {"title": "Smart Mobility im ländlichen Raum"}]
 PEOPLE = [("Ursula Brandt", "Bürgerverein Lindenau", 0), ("Maria Schulte", "Landkreis Oberfeld", 2),
           ("Heinrich Vogt", "Gemeinderat Lindenau", 2), ("Jens Albers", "Geoportal Nord", 1),
           ("Aylin Demir", "Volkshochschule", 0)]
 
 
 async def main(out: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        server = await start_server(Path(tmp))
-        try:
-            async with server.http() as http:
-                r = await http.post("/api/events", headers=auth(), json={
-                    "title": "Regionales Digitalisierungszentrum – Diskussionsforum 1",
-                    "starts_at": "2025-03-12T17:00:00+01:00", "topics": TOPICS})
-                event = r.json()
-                clients = {}
-                for name, org, _ in PEOPLE:
-                    j = await join(http, event, name, organization=org)
-                    clients[name] = await Client.connect(server, event["id"], j["token"])
-            async with async_playwright() as pw:
-                browser = await pw.chromium.launch(executable_path=CHROMIUM,
-                                                   headless=True, args=ARGS)
-                page = await browser.new_page(viewport={"width": 1280, "height": 800})
-                await page.goto(event["moderator_url"])
-                await join_page(page, "Dr. Petra Hansen", "Hochschule Nordheide")
-                await page.locator("#breakouts").get_by_label("Dauer der Runde in Minuten").fill("20")
-                await page.get_by_role("button", name="Räume öffnen").click()
-                await page.wait_for_selector(".bo-room:nth-child(3)")
-                rooms = [r["id"] for r in (await clients["Ursula Brandt"].request(
-                    "state.sync"))["state"]["breakouts"]["rooms"]]
-                for name, _, i in PEOPLE:
-                    await clients[name].request("room.enter", room=rooms[i])
-                await clients["Maria Schulte"].request("breakouts.help")
-                await page.get_by_role("tab", name="Abstimmungen").click()
-                polls = page.locator("#polls")
-                await polls.get_by_text("Neue Abstimmung").click()
-                await polls.get_by_label("Frage").fill("Welches Projekt soll der Landkreis zuerst angehen?")
-                await polls.get_by_label("Antwort 1", exact=True).fill("Digitaler Marktplatz")
-                await polls.get_by_label("Antwort 2", exact=True).fill("Rufbus per App")
-                await polls.get_by_role("button", name="Weitere Antwort hinzufügen").click()
-                await polls.get_by_label("Antwort 3", exact=True).fill("Offene Geodaten")
-                await polls.get_by_label("Wer stimmt ab?").select_option("event")
-                await polls.get_by_role("button", name="Abstimmung starten").click()
-                await page.wait_for_selector(".poll-card")
-                poll = (await clients["Ursula Brandt"].request("state.sync"))["state"]["polls"][0]["poll"]["id"]
-                for (name, _, _), choice in zip(PEOPLE, (0, 1, 1, 2)):
-                    await clients[name].request("poll.vote", poll=poll, choice=choice)
-                await page.wait_for_selector(".poll-participation:has-text('4 von')")
-                await page.evaluate("document.activeElement.blur()")
-                await page.evaluate("""() => {
-                  document.querySelector('#stage-col').scrollTop = 0;  // the cockpit is on top
-                  document.querySelector('#panel-polls').scrollTop = 0;
-                }""")
-                await page.wait_for_timeout(600)
-                await page.screenshot(path=str(out))
-                if len(sys.argv) > 2:
-                    await page.screenshot(path=sys.argv[2], full_page=True)
-                await browser.close()
-            for client in clients.values():
-                await client.close()
-        finally:
-            await server.stop()
+    async with demo_forum([(name, org, False) for name, org, _ in PEOPLE]) as (
+            _, event, clients, browser):
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(event["moderator_url"])
+        await join_page(page, "Dr. Petra Hansen", "Hochschule Nordheide")
+        await page.locator("#breakouts").get_by_label("Dauer der Runde in Minuten").fill("20")
+        await page.get_by_role("button", name="Räume öffnen").click()
+        await page.wait_for_selector(".bo-room:nth-child(3)")
+        rooms = [r["id"] for r in (await clients["Ursula Brandt"].request(
+            "state.sync"))["state"]["breakouts"]["rooms"]]
+        for name, _, i in PEOPLE:
+            await clients[name].request("room.enter", room=rooms[i])
+        await clients["Maria Schulte"].request("breakouts.help")
+        await page.get_by_role("tab", name="Abstimmungen").click()
+        polls = page.locator("#polls")
+        await polls.get_by_text("Neue Abstimmung").click()
+        await polls.get_by_label("Frage").fill("Welches Projekt soll der Landkreis zuerst angehen?")
+        await polls.get_by_label("Antwort 1", exact=True).fill("Digitaler Marktplatz")
+        await polls.get_by_label("Antwort 2", exact=True).fill("Rufbus per App")
+        await polls.get_by_role("button", name="Weitere Antwort hinzufügen").click()
+        await polls.get_by_label("Antwort 3", exact=True).fill("Offene Geodaten")
+        await polls.get_by_label("Wer stimmt ab?").select_option("event")
+        await polls.get_by_role("button", name="Abstimmung starten").click()
+        await page.wait_for_selector(".poll-card")
+        poll = (await clients["Ursula Brandt"].request("state.sync"))["state"]["polls"][0]["poll"]["id"]
+        for (name, _, _), choice in zip(PEOPLE, (0, 1, 1, 2)):
+            await clients[name].request("poll.vote", poll=poll, choice=choice)
+        await page.wait_for_selector(".poll-participation:has-text('4 von')")
+        await page.evaluate("document.activeElement.blur()")
+        await page.evaluate("""() => {
+          document.querySelector('#stage-col').scrollTop = 0;  // the cockpit is on top
+          document.querySelector('#panel-polls').scrollTop = 0;
+        }""")
+        await page.wait_for_timeout(600)
+        await page.screenshot(path=str(out))
+        if len(sys.argv) > 2:
+            await page.screenshot(path=sys.argv[2], full_page=True)
 
 
 if __name__ == "__main__":

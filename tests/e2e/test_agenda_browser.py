@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Console, join, open_page
-from tests.support.live import Client, LiveServer, auth, create_event
+from tests.support.browser import Console, joined
+from tests.support.live import Client, LiveServer, auth, create_event, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -33,12 +33,9 @@ async def add_step(page: Page, kind: str, title: str, minutes: str = "", questio
 
 async def test_moderator_prepares_and_runs_three_steps(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Ablauf")
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    await join(mod, "Mona Moderation")
-    _, anna = await open_page(browser, console, event["participant_url"])
-    await join(anna, "Anna Alt")
+    event = await new_event(server, title="Forum Ablauf")
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
+    anna = await joined(browser, console, event["participant_url"], "Anna Alt")
 
     await add_step(mod, "welcome", "Begrüßung und Vorstellung")
     await add_step(mod, "poll", "Stimmungsbild", question="Wie geht es weiter?",
@@ -90,8 +87,8 @@ async def test_moderator_marks_a_carried_action_done(
         r = await http.post("/api/events", headers=auth(),
                             json={"title": "Forum 2", "follows": first["id"]})
         second = r.json()
-    _, mod = await open_page(browser, console, second["moderator_url"], accept_downloads=True)
-    await join(mod, "Mona Moderation")
+    mod = await joined(browser, console, second["moderator_url"], "Mona Moderation",
+                       accept_downloads=True)
     item = mod.locator("#carried .carried-item", has_text="Karte veröffentlichen")
     await expect(item).to_contain_text("offen")
     await item.get_by_role("button", name="„Karte veröffentlichen“ als erledigt markieren").click()

@@ -11,8 +11,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.axe import axe_violations
-from tests.support.browser import Console, join, open_page, say
-from tests.support.live import LiveServer, create_event
+from tests.support.browser import Console, joined, say
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +28,11 @@ async def fits(page: Page) -> bool:
 
 async def test_cockpit_rooms_at_a_glance_listen_extend_and_close_one(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Cockpit", topics=TOPICS)
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    await join(mod, "Mona Moderation")
+    event = await new_event(server, title="Forum Cockpit", topics=TOPICS)
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     people: dict[str, Page] = {}
     for name in ("Anna Alt", "Bernd Berg", "Carla Chor", "Dora Dach"):
-        _, page = await open_page(browser, console, event["participant_url"])
-        await join(page, name)
-        people[name] = page
+        people[name] = await joined(browser, console, event["participant_url"], name)
     panel = mod.locator("#breakouts")
     await panel.get_by_label("Automatisch gleichmäßig verteilen").check()
     await panel.get_by_label("Dauer der Runde in Minuten").fill("10")

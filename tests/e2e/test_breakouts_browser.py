@@ -11,8 +11,8 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Console, join, line, open_page, say
-from tests.support.live import LiveServer, create_event
+from tests.support.browser import Console, joined, line, say
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -26,15 +26,11 @@ async def pick(page: Page, n: int, title: str) -> None:
 
 async def test_self_mode_round_rooms_are_separate_and_close_by_time(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Breakout", topics=TOPICS)
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    await join(mod, "Mona Moderation")
+    event = await new_event(server, title="Forum Breakout", topics=TOPICS)
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
     people: dict[str, Page] = {}
     for name in ("Anna Alt", "Bernd Berg", "Carla Chor"):
-        _, page = await open_page(browser, console, event["participant_url"])
-        await join(page, name)
-        people[name] = page
+        people[name] = await joined(browser, console, event["participant_url"], name)
     anna, bernd, carla = people.values()
     await say(anna, "Hallo Plenum")
     for page in (bernd, carla, mod):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
 
-from tests.support.browser import Console, join, line, open_page, say
-from tests.support.live import LiveServer, create_event
+from tests.support.browser import Console, joined, line, say
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,9 @@ async def add(page: Page, kind: str, text: str, assignee: str = "", due: str = "
 
 async def test_concurrent_edit_conflict_merge_and_review(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Protokoll")
-    anna_ctx, anna = await open_page(browser, console, event["participant_url"])
-    await join(anna, "Anna Alt")
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    await join(mod, "Mona Moderation")
+    event = await new_event(server, title="Forum Protokoll")
+    anna = await joined(browser, console, event["participant_url"], "Anna Alt")
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
 
     await expect(anna.locator("#minutes")).to_contain_text("Noch keine Einträge")
     await add(anna, "Notiz", "Busverbindungen abends fehlen")
@@ -94,7 +91,7 @@ async def test_concurrent_edit_conflict_merge_and_review(
     # on old links, the token) shows the final text.
     href = await anna.locator("#minutes-review").get_attribute("href")
     assert href and href.startswith(f"/events/{event['id']}/review")
-    review = await anna_ctx.new_page()
+    review = await anna.context.new_page()
     console.watch(review)
     response = await review.goto(server.base + href)
     assert response is not None and response.status == 200, response and response.status

@@ -12,17 +12,16 @@ import re
 import pytest
 from playwright.async_api import Browser, Dialog, expect
 
-from tests.support.browser import Console, hellos, join, line, open_page, say
-from tests.support.live import ORGANIZER, LiveServer, auth, create_event
+from tests.support.browser import Console, hellos, join, joined, line, open_page, say
+from tests.support.live import ORGANIZER, LiveServer, auth, new_event
 
 pytestmark = pytest.mark.browser
 
 async def test_two_participants_chat_raise_hand_and_reload(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Testdorf",
-                                   topics=[{"title": "Geodaten", "speaker": "Dr. Geo"},
-                                           {"title": "Mobilität"}])
+    event = await new_event(server, title="Forum Testdorf",
+                            topics=[{"title": "Geodaten", "speaker": "Dr. Geo"},
+                                    {"title": "Mobilität"}])
     url = event["participant_url"]
     _, anna = await open_page(browser, console, url)
     _, bernd = await open_page(browser, console, url)
@@ -100,12 +99,9 @@ async def test_two_participants_chat_raise_hand_and_reload(
 
 async def test_moderator_lowers_hands_and_deletes_chat_lines(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    _, carla = await open_page(browser, console, event["participant_url"])
-    await join(mod, "Mona Moderation")
-    await join(carla, "Carla Chor")
+    event = await new_event(server)
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
+    carla = await joined(browser, console, event["participant_url"], "Carla Chor")
     await expect(carla.locator("#people-list li", has_text="Mona Moderation")).to_contain_text(
         "Moderation")
 
@@ -185,12 +181,9 @@ async def test_organizer_page_creates_a_forum_with_copyable_links(
 
 async def test_reconnect_resumes_and_delivers_missed_lines_once(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
-    anna_ctx, anna = await open_page(browser, console, event["participant_url"])
-    _, bernd = await open_page(browser, console, event["participant_url"])
-    await join(anna, "Anna Alt")
-    await join(bernd, "Bernd Berg")
+    event = await new_event(server)
+    anna = await joined(browser, console, event["participant_url"], "Anna Alt")
+    bernd = await joined(browser, console, event["participant_url"], "Bernd Berg")
     await say(anna, "vorher")
     await expect(line(bernd, "vorher")).to_have_count(1)
 
@@ -214,10 +207,10 @@ async def test_reconnect_resumes_and_delivers_missed_lines_once(
     assert sent[-1]["resume_from"] > sent[0].get("resume_from", 0), sent
 
     # 2. The browser goes offline and back; lines sent meanwhile arrive exactly once.
-    await anna_ctx.set_offline(True)
+    await anna.context.set_offline(True)
     await expect(anna.locator("#conn-status")).to_have_attribute("data-state", "offline")
     await say(bernd, "offline verpasst")
-    await anna_ctx.set_offline(False)
+    await anna.context.set_offline(False)
     await expect(anna.locator("#conn-status")).to_have_attribute("data-state", "connected")
     await expect(line(anna, "offline verpasst")).to_have_count(1)
     await expect(anna.locator("#chat-lines .chat-line")).to_have_count(4)
@@ -234,8 +227,7 @@ async def test_reconnect_resumes_and_delivers_missed_lines_once(
 
 async def test_english_catalog_with_lang_parameter(
         server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http)
+    event = await new_event(server)
     url = event["participant_url"].replace("#", "?lang=en#")  # the key is in the fragment
     context, page = await open_page(browser, console, url)
 

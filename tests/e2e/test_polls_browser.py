@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Console, join, open_page
-from tests.support.live import LiveServer, create_event
+from tests.support.browser import Console, join, joined
+from tests.support.live import LiveServer, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -54,14 +54,10 @@ async def vote(page: Page, option: str) -> None:
 
 
 async def test_single_choice_live_poll(server: LiveServer, browser: Browser, console: Console) -> None:
-    async with server.http() as http:
-        event = await create_event(http, title="Forum Abstimmung")
-    _, mod = await open_page(browser, console, event["moderator_url"])
-    await join(mod, "Mona Moderation")
-    _, anna = await open_page(browser, console, event["participant_url"])
-    await join(anna, "Anna Alt")
-    _, bernd = await open_page(browser, console, event["participant_url"])
-    await join(bernd, "Bernd Berg")
+    event = await new_event(server, title="Forum Abstimmung")
+    mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
+    anna = await joined(browser, console, event["participant_url"], "Anna Alt")
+    bernd = await joined(browser, console, event["participant_url"], "Bernd Berg")
     carla = await open_holding_page(browser, console, event["participant_url"])
     await join(carla, "Carla Chor")
 

@@ -71,6 +71,26 @@ async def join(page: Page, name: str, organization: str = "") -> None:
     await expect(page.locator("#me-name")).to_have_text(name)
 
 
+async def joined(browser: Browser, console: Console, url: str, name: str,
+                 **context_args: Any) -> Page:
+    """open_page() and join() as `name`: one more person in the event, connected (their
+    browser context is `page.context`)."""
+    _, page = await open_page(browser, console, url, **context_args)
+    await join(page, name)
+    return page
+
+
+async def media_page(browser: Browser, url: str, name: str, **context_args: Any) -> Page:
+    """For the media tests (a browser with fake devices, no console watch): a person's page
+    in a context of their own with 10 s timeouts, joined as `name`."""
+    context = await browser.new_context(**context_args)
+    context.set_default_timeout(10000)
+    page = await context.new_page()
+    await page.goto(url)
+    await join(page, name)
+    return page
+
+
 async def say(page: Page, text: str) -> None:
     box = page.locator("#chat-input")
     await box.fill(text)

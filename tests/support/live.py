@@ -28,27 +28,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class OnLoopback:
+    """The addresses of a server on 127.0.0.1 at `self.port`, and an HTTP client for it."""
+
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def http(self) -> httpx.AsyncClient:
+        # a deadline, not a speed: 500 joins at once wait for the pool on a loaded CI
+        return httpx.AsyncClient(base_url=self.base, timeout=60)
+
+
 @dataclass
-class LiveServer:
+class LiveServer(OnLoopback):
     settings: Settings
     server: uvicorn.Server
     task: asyncio.Task[None]
     app: Any
 
     @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}"
-
-    @property
-    def ws_base(self) -> str:
-        return f"ws://127.0.0.1:{self.settings.port}"
+    def port(self) -> int:  # type: ignore[override]
+        return self.settings.port
 
     @property
     def forum(self):  # type: ignore[no-untyped-def]
         return self.app.state.forum
-
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=60)  # deadlines, not speed: CI is loaded
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -99,6 +110,13 @@ async def create_event(http: httpx.AsyncClient, title: str = "Diskussionsforum",
                         json={"title": title, "topics": DEMO_TOPICS if topics is None else topics})
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
+
+
+async def new_event(server: LiveServer, title: str = "Diskussionsforum",
+                    topics: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """create_event() on an HTTP client of its own."""
+    async with server.http() as http:
+        return await create_event(http, title, topics)
 
 
 async def join(http: httpx.AsyncClient, event: dict[str, Any], name: str,
@@ -194,3 +212,9 @@ class Client:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def connected(server: LiveServer, event: dict[str, Any],
+                    *people: dict[str, Any]) -> list[Client]:
+    """A socket of each of `people` (join answers) in the event, in that order."""
+    return [await Client.connect(server, event["id"], p["token"]) for p in people]

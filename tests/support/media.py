@@ -9,7 +9,7 @@ import fractions
 import itertools
 import json
 import time
-from typing import Any
+from typing import Any, Callable
 
 import av
 import numpy as np
@@ -257,6 +257,15 @@ class Peer:
         for t in list(self.tasks):
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Wait for a condition (polled), failing after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
 
 
 def tone_power(pcm: np.ndarray, hz: float, rate: int = RATE) -> float:

@@ -17,8 +17,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
+import asyncpg
 import pytest
 
 def free_port() -> int:
@@ -104,6 +105,15 @@ def start_postgres() -> PgServer:
         log = (root / "log").read_text() if (root / "log").exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {exc.stderr}\n{log}") from None
     return PgServer(where, root, port)
+
+
+async def sql(url: str, query: str, *args: Any) -> list[Any]:
+    """The rows of one query on its own connection (what a test reads beside the store)."""
+    con = await asyncpg.connect(url)
+    try:
+        return list(await con.fetch(query, *args))
+    finally:
+        await con.close()
 
 
 def stop_postgres(server: PgServer) -> None:

@@ -12,27 +12,31 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.live import ORGANIZER, free_port
+from tests.support.live import ORGANIZER, OnLoopback, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class ServerProcess:
+class ServerProcess(OnLoopback):
     proc: subprocess.Popen[str]
     port: int
     log: Path
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_base(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=60)
+    async def healthy(self, tries: int, pause: float, timeout: float = 1.0) -> bool:
+        """Whether /healthz answers 200 within `tries` polls `pause` s apart (no longer
+        once the process has exited)."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=timeout) as c:
+            for _ in range(tries):
+                if self.proc.poll() is not None:
+                    return False
+                try:
+                    if (await c.get("/healthz")).status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(pause)
+        return False
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -62,16 +66,10 @@ async def spawn(data_dir: Path, *args: str, port: int | None = None,
         cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, text=True)
     out.close()
     sp = ServerProcess(proc, port, log)
-    async with httpx.AsyncClient(base_url=sp.base, timeout=1) as c:
-        for _ in range(300):
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {sp.output()}")
-            try:
-                if (await c.get("/healthz")).status_code == 200:
-                    return sp
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
+    if await sp.healthy(300, 0.05):
+        return sp
+    if proc.poll() is not None:
+        raise RuntimeError(f"server exited: {sp.output()}")
     proc.kill()
     raise RuntimeError(f"server did not start: {sp.output()}")
 
