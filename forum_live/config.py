@@ -50,6 +50,9 @@ class Limits:
     # cluster (FORUM_REDIS_URL, issue 14): an event's owner holds a lease this long in
     # PostgreSQL and renews it every third of it; a dead owner's events move after it ran out
     owner_lease_s: float = 10.0
+    # a command forwarded to its event's owner node unanswered this long (and not applied,
+    # by its receipt in PostgreSQL): `unavailable`
+    forward_timeout_s: float = 8.0
     chat_history: int = 200  # chat lines per room in the ready state
     body_max: int = 256 * 1024  # bytes of an HTTP request body
     slides_max_bytes: int = 30 * 1024 * 1024  # bytes of one uploaded PDF of impulse slides

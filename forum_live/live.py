@@ -14,7 +14,7 @@ import time
 from collections import deque
 from time import monotonic
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .closecodes import REMOVED as CLOSE_REMOVED
 from .config import Limits
@@ -30,7 +30,7 @@ from .domain.limits import TokenBucket
 from .domain.model import EventState
 from .domain.views import ready_state
 from .hub import Connection, Hub
-from .store import Store, StoreClosed, StoreError
+from .store import Receipt, Store, StoreClosed, StoreError
 from .timesource import SystemTime, TimeSource
 
 log = logging.getLogger(__name__)
@@ -133,12 +133,15 @@ class EventRuntime:
         return Context(now=self.time.now(), limits=self.limits)
 
     # -- writing: the one path -------------------------------------------------------
-    async def write(self, decision: Decision) -> list[Entry]:
+    async def write(self, decision: Decision, *,
+                    receipts: Sequence[Receipt] = ()) -> list[Entry]:
         """The one write path of an event. `decision` runs against the current state and
         returns entries (or raises a DomainError: nothing happens). The entries are
         numbered, applied (so the next decision sees them) and journaled; this returns
         once they are durable. If the store refuses them, this raises `Unavailable` and
-        the runtime folds its state anew from the journal: nothing of it stays visible."""
+        the runtime folds its state anew from the journal: nothing of it stays visible.
+        `receipts`: the requests forwarded by other cluster nodes that these entries
+        answer, journaled with them (store.Receipt)."""
         if self.deleted:
             raise StoreClosed(f"event {self.id} was deleted")
         if self.broken or self.unloaded:  # unloaded: whoever still holds it tries again
@@ -183,7 +186,8 @@ class EventRuntime:
                     self._own(self._show_out(e.data["participant"], reason))
 
         try:
-            fut = self.store.append(self.id, entries, committed, expect=expect)
+            fut = self.store.append(self.id, entries, committed, expect=expect,
+                                    receipts=receipts)
         except StoreError as exc:
             self._fail(str(exc))
             raise Unavailable() from exc
@@ -245,19 +249,21 @@ class EventRuntime:
         """Wait until the runtime is not recovering from a failed write."""
         await self._serving.wait()
 
-    async def submit(self, actor: str, cmd: Command) -> list[Entry]:
+    async def submit(self, actor: str, cmd: Command,
+                     receipt: Receipt | None = None) -> list[Entry]:
         """Decide a client command and commit what it causes. Raises DomainError."""
         self.rate_check(actor, cmd.type)
-        return await self.write(lambda s, ctx: decide(s, ctx, actor, cmd))
+        return await self.write(lambda s, ctx: decide(s, ctx, actor, cmd),
+                                receipts=[receipt] if receipt else ())
 
-    async def react(self, actor: str, kind: str) -> int:
+    async def react(self, actor: str, kind: str, receipt: Receipt | None = None) -> int:
         """Count a reaction into the next batch; returns once that batch is committed."""
         self.rate_check(actor, "reaction.send")
         if self.broken:
             raise Unavailable()
         room = reactions.check(self.state, actor)
         assert self.reactions is not None
-        return await self.reactions.add(self, room, kind)
+        return await self.reactions.add(self, room, kind, receipt)
 
     def rate_check(self, actor: str, kind: str) -> None:
         """Token buckets per person and kind of action, shared by all their tabs."""
@@ -588,11 +594,15 @@ class ReactionBatcher:
     interval: float
     pending: dict[str, dict[str, int]] = field(default_factory=dict)
     waiters: list[asyncio.Future[int]] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)  # forwarded reactions among them
     task: asyncio.Task[None] | None = None
 
-    def add(self, rt: EventRuntime, room: str, kind: str) -> asyncio.Future[int]:
+    def add(self, rt: EventRuntime, room: str, kind: str,
+            receipt: Receipt | None = None) -> asyncio.Future[int]:
         counts = self.pending.setdefault(room, {})
         counts[kind] = counts.get(kind, 0) + 1
+        if receipt is not None:
+            self.receipts.append(receipt)
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.waiters.append(fut)
         if self.task is None or self.task.done():
@@ -605,9 +615,11 @@ class ReactionBatcher:
         await asyncio.sleep(self.interval)
         pending, self.pending = self.pending, {}
         waiters, self.waiters = self.waiters, []
+        receipts, self.receipts = self.receipts, []
         try:
             entries = await rt.write(lambda s, ctx: [reactions.batch_entry(ctx, room, counts)
-                                                     for room, counts in pending.items()])
+                                                     for room, counts in pending.items()],
+                                     receipts=receipts)
         except Exception as exc:  # every sender hears of it (unavailable)
             for w in waiters:
                 if not w.done():

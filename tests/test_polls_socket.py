@@ -38,16 +38,18 @@ async def test_500_concurrent_voters_are_each_counted_once(server: LiveServer) -
     t0 = asyncio.get_running_loop().time()
     replies = await asyncio.gather(*(c.request("poll.vote", timeout=30, poll=poll, choice=i % 3)
                                      for i, c in enumerate(clients)))
-    elapsed = asyncio.get_running_loop().time() - t0
     assert all(r["type"] == "ok" for r in replies)
     expected = [sum(1 for i in range(500) if i % 3 == k) for k in range(3)]
 
     def complete(e: dict) -> bool:  # type: ignore[type-arg]
         return e["type"] == "poll.results" and e["total"] == 500
 
-    for c in clients[::50]:
-        final = await c.wait_for(complete, timeout=10)
+    sample = clients[::50]
+    for c in sample:
+        final = await c.wait_for(complete, timeout=60)
         assert final["counts"] == expected
+    elapsed = asyncio.get_running_loop().time() - t0  # from the first vote to the last result
+    for c in sample:
         updates = len(c.of("poll.results"))
         # coalesced: at most ~4 a second (+1 for the tail), however fast the votes came
         assert updates <= 4 * (elapsed + 1) + 2, (updates, elapsed)

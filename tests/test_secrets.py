@@ -55,12 +55,14 @@ async def test_a_whole_session_leaves_no_token_or_key_in_the_log(tmp_path: Path)
                                     headers={"Authorization": f"Bearer {secrets[who]}"})
                 assert r.status_code == 204, r.text
                 cookies = r.headers.get_list("set-cookie")
-                assert len(cookies) == 2
+                assert len(cookies) == 4  # the event's pages and those of its series
                 for c in cookies:
                     attrs = [a.strip().lower() for a in c.split(";")]
                     assert "httponly" in attrs and "samesite=strict" in attrs
                     assert any(a in (f"path=/events/{eid}".lower(),
-                                     f"path=/api/events/{eid}".lower()) for a in attrs)
+                                     f"path=/api/events/{eid}".lower(),
+                                     f"path=/series/{eid}".lower(),  # its own series
+                                     f"path=/api/series/{eid}".lower()) for a in attrs)
                 page = await http.get(f"/events/{eid}/review")
                 assert page.status_code == 200 and "Pat" in page.text
                 links = _downloads(page.text)
@@ -70,6 +72,12 @@ async def test_a_whole_session_leaves_no_token_or_key_in_the_log(tmp_path: Path)
                     assert "token=" not in link
                     got = await http.get(link)
                     assert got.status_code == 200, (link, got.text)
+                # ... and the page of its series, whose links carry no token either
+                overview = await http.get(f"/series/{eid}")
+                assert overview.status_code == 200, overview.text
+                for link in re.findall(r'href="(/api/series/[^"]+)"', overview.text):
+                    assert "token=" not in link
+                    assert (await http.get(link)).status_code == 200, link
                 # the cookie belongs to this event only
                 assert (await http.get("/events/other/review")).status_code == 404
                 r = await http.delete(f"/api/events/{eid}/session")

@@ -4,13 +4,15 @@ editing before the start and preparing the run of show over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import zipfile
-from typing import Any
+from typing import Any, AsyncIterator
 
 import httpx
 
-from tests.support.live import Client, LiveServer, auth, create_event, join
+from tests.support.live import ORGANIZER, Client, LiveServer, auth, create_event, join
 
 
 async def follow(http: httpx.AsyncClient, prev: str, **body: Any) -> dict[str, Any]:
@@ -50,6 +52,18 @@ async def test_three_forums_of_a_series(server: LiveServer) -> None:
         assert carried["series_id"] == f1["id"]
         karte, bericht = carried["actions"]
         assert karte["topic"] == f2["topics"][0]["id"] and karte["assignee"] == "Frau Kraus"
+        assert "assignee_id" not in karte  # who she is here, a moderator confirms
+        # a name is only a name: anyone may join as "Frau Kraus"
+        namesake = await join(http, f2, "Frau Kraus")
+        cn = await Client.connect(server, f2["id"], namesake["token"])
+        assert (await cn.request("carried.update", item=karte["id"],
+                                 status="done"))["code"] == "forbidden"
+        r = await c2.request("carried.update", item=karte["id"],
+                             assignee_id=kraus["participant"]["id"])
+        assert r["type"] == "ok", r
+        assert (await cn.request("carried.update", item=karte["id"],
+                                 status="done"))["code"] == "forbidden"
+        await cn.close()
         # the assignee marks her own action done; the moderator moves the other's date
         assert (await ck.request("carried.update", item=karte["id"], status="done"))["type"] == "ok"
         assert (await ck.request("carried.update", item=bericht["id"],
@@ -87,7 +101,10 @@ async def test_three_forums_of_a_series(server: LiveServer) -> None:
         assert [e["status"] for e in view["events"]] == ["ended", "live", "planned"]
         actions = {a["text"]: a for a in view["actions"]}
         assert actions["Karte"]["status"] == "done"
-        assert actions["Karte"]["history"][0]["by"]["name"] == "Frau Kraus"
+        confirmed, done = actions["Karte"]["history"]
+        assert confirmed["by"]["name"] == "Moderator"
+        assert confirmed["assignee_id"] == kraus["participant"]["id"]
+        assert done["by"]["name"] == "Frau Kraus" and done["status"] == "done"
         assert actions["Bericht"]["status"] == "open"
         assert actions["Bericht"]["due"] == "2026-12-01"
         assert actions["Bericht"]["from_event"] == f1["id"]
@@ -150,3 +167,100 @@ async def test_desk_edit_before_start_and_prepared_agenda(server: LiveServer) ->
         assert r.status_code == 409
         assert (await http.get("/api/desk")).status_code == 401
         await c.close()
+
+
+async def test_series_page_access(server: LiveServer) -> None:
+    """GET /series/{id}: the organizer and whoever took part in a forum of the series (by
+    the cookie of `POST /api/events/{id}/session`); a participant of another forum and
+    nobody see exactly what an unknown series shows. No token in the URL, ever."""
+    async with server.http() as http:
+        f1 = await create_event(http, "Forum Eins", topics=[{"title": "Geodaten"}])
+        m1 = await join(http, f1, "Moderatorin", moderator=True)
+        early = await join(http, f1, "Frau Früh")  # took part in the first forum only
+        c1 = await Client.connect(server, f1["id"], m1["token"])
+        geo = f1["topics"][0]["id"]
+        for text, kind, extra in (("Karte veröffentlichen", "action", {"assignee": "Frau Kraus"}),
+                                  ("Wir tagen im Herbst", "decision", {})):
+            r = await c1.request("minutes.add", room=f1["plenary_room"], kind=kind, text=text,
+                                 topic=geo, **extra)
+            assert r["type"] == "ok", r
+        await c1.close()
+        assert (await http.post(f"/api/events/{f1['id']}/end", headers=auth())).status_code == 200
+        f2 = await follow(http, f1["id"], title="Forum Zwei")
+        kraus = await join(http, f2, "Frau Kraus")
+        other = await create_event(http, "Anderes Forum")
+        stranger = await join(http, other, "Fremd")
+    sid = f1["id"]
+    page = f"/series/{sid}"
+
+    @contextlib.asynccontextmanager
+    async def session(token: str, event: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+        async with server.http() as client:  # a browser of its own: its own cookie jar
+            r = await client.post(f"/api/events/{event['id']}/session",
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 204, r.text
+            yield client
+
+    def same(a: httpx.Response, b: httpx.Response, a_id: str, b_id: str) -> None:
+        """Alike but for the id in the address (the language links repeat it)."""
+        assert (a.status_code, a.text.replace(a_id, "ID")) == (b.status_code,
+                                                                b.text.replace(b_id, "ID"))
+
+    # the organizer, with the cookie the desk opens for every forum
+    async with session(ORGANIZER, f2) as org:
+        r = await org.get(page)
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        assert '<html lang="de">' in r.text and "Forenreihe: Forum Eins" in r.text
+        for title in ("Forum Eins", "Forum Zwei", "Karte veröffentlichen", "Wir tagen im Herbst",
+                      "Thema: Geodaten", "weitergeführt in: Forum Zwei", "Frau Kraus"):
+            assert title in r.text, title
+        links = re.findall(r'href="(/api/series/[^"]+)"', r.text)
+        assert sorted(link.split("?")[0].rsplit(".", 1)[1] for link in links) == [
+            "docx", "json", "md", "pdf"]
+        for link in links:
+            assert "token" not in link
+        got = await org.get(next(x for x in links if ".md" in x))
+        assert got.status_code == 200 and "Karte veröffentlichen" in got.text
+        en = await org.get(page, params={"lang": "en"})
+        assert '<html lang="en">' in en.text and "carried on in: Forum Zwei" in en.text
+        unknown = await org.get("/series/nope?lang=de")  # the organizer too: no such series
+        assert unknown.status_code == 404 and "Forenreihe nicht gefunden" in unknown.text
+    async with server.http() as org:  # or the organizer token as a header
+        assert (await org.get(page, headers=auth())).status_code == 200
+
+    # participants of a forum of the series: of the later one and of the first
+    for token, event in ((kraus["token"], f2), (early["token"], f1)):
+        async with session(token, event) as client:
+            r = await client.get(page)
+            assert r.status_code == 200 and "Karte veröffentlichen" in r.text
+            # the review page of a forum that follows another links to the series page
+            review = await client.get(f"/events/{event['id']}/review")
+            assert (f'href="{page}?lang=de"' in review.text) == (event is f2)
+            assert (await client.get(f"/api/series/{sid}")).status_code == 200
+            got = await client.get(f"/api/series/{sid}/overview.json")
+            assert got.status_code == 200 and got.json()["id"] == sid
+            # "not me": the series cookie goes with the forum's
+            assert (await client.delete(f"/api/events/{event['id']}/session")).status_code == 204
+            assert (await client.get(page)).status_code == 404
+
+    # nobody, and a participant of another forum, see what an unknown series shows
+    async with server.http() as nobody:
+        none = await nobody.get(page)
+        unknown = await nobody.get("/series/nope")
+        assert none.status_code == 404 and "Karte" not in none.text
+        same(none, unknown, sid, "nope")
+        # a token in the address opens nothing (and is not how the page is opened)
+        same(await nobody.get(page, params={"token": kraus["token"]}),
+             await nobody.get("/series/nope", params={"token": kraus["token"]}), sid, "nope")
+    async with session(stranger["token"], other) as client:
+        r = await client.get(page)
+        same(r, await client.get("/series/nope"), sid, "nope")
+        r = await client.get(page, headers={"Authorization": f"Bearer {stranger['token']}"})
+        same(r, unknown, sid, "nope")
+        assert (await client.get(f"/api/series/{sid}")).status_code == 401
+        assert (await client.get(f"/series/{other['id']}")).status_code == 200  # their own
+    # a forged or expired cookie is no token either
+    async with server.http() as client:
+        client.cookies.set("forum_token", "x" * 40, path=page)
+        same(await client.get(page), unknown, sid, "nope")

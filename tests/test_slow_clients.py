@@ -68,8 +68,10 @@ async def closed_after(reader: asyncio.StreamReader, timeout: float) -> float:
 @pytest.mark.slow
 async def test_bad_peers_delay_nobody_and_are_each_closed_after_their_timeout(
         tmp_path: Path) -> None:
-    server = await start_server(tmp_path / "d", hello_timeout_s=1.0, ws_ping_interval_s=0.5,
-                                ws_ping_timeout_s=1.0, outbound_queue=64, send_timeout_s=1.0,
+    # every timeout is 3 s or more: a server that waited for any bad peer could complete no
+    # bystander line before that peer's close, which is what is checked (order, not speed)
+    server = await start_server(tmp_path / "d", hello_timeout_s=3.0, ws_ping_interval_s=1.5,
+                                ws_ping_timeout_s=3.0, outbound_queue=64, send_timeout_s=3.0,
                                 chat_rate=1e6, chat_burst=10**6, text_max=40000)
     port = server.settings.port
     writers: list[asyncio.StreamWriter] = []
@@ -107,14 +109,15 @@ async def test_bad_peers_delay_nobody_and_are_each_closed_after_their_timeout(
         half_pre = asyncio.create_task(closed_after(half_pre_r, 20))
         half = asyncio.create_task(closed_after(half_r, 20))
 
-        delays, closed_at = [], {}
+        delays, done_at, closed_at = [], [], {}
         i = 0
-        while time.monotonic() - t_open < 4.0 or i < 60:  # longer than every timeout
+        while time.monotonic() - t_open < 9.0 or i < 60:  # longer than every timeout
             t0 = time.monotonic()
             r = await talker.request("chat.send", room=room, text=f"{i:04d}" + "x" * 20000)
             assert r["type"] == "ok", r
-            await fast.wait_for(lambda e, s=r["seq"]: e["seq"] == s, timeout=5)
+            await fast.wait_for(lambda e, s=r["seq"]: e["seq"] == s)
             delays.append(time.monotonic() - t0)
+            done_at.append(time.monotonic() - t_open)
             for n in ("Half", "Deaf"):
                 if n not in closed_at and open_conns(n) == 0:
                     closed_at[n] = time.monotonic() - t_open
@@ -124,10 +127,14 @@ async def test_bad_peers_delay_nobody_and_are_each_closed_after_their_timeout(
         p50, p99 = statistics.median(delays), delays[int(len(delays) * 0.99) - 1]
         print(f"\nbystander chat while 4 bad peers hang: {len(delays)} lines, "
               f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {delays[-1] * 1000:.1f} ms")
-        assert p50 < 0.25 and p99 < 1.0, (p50, p99)  # generous: a shared 2-core machine
 
         # each was closed by its own timeout, and left the hub
         t_silent, t_half_pre, t_half = await asyncio.gather(silent, half_pre, half)
+        first_close = min(t_silent, t_half_pre, t_half, *closed_at.values())
+        before = sum(1 for t in done_at if t < first_close)
+        print(f"{before} bystander lines went through before the first bad peer was closed "
+              f"({first_close:.1f} s)")
+        assert before >= 5, (before, first_close)  # nobody waited for a bad peer
         print(f"closed after: no hello {t_silent:.1f} s, half frame before hello "
               f"{t_half_pre:.1f} s, half frame after hello {t_half:.1f} s, "
               f"stopped reading {closed_at.get('Deaf', -1):.1f} s (hub)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..domain import reactions
 from ..domain.commands import Command, JoinIn
@@ -23,6 +23,7 @@ from ..domain.errors import Unavailable
 from ..domain.model import Role
 from ..hub import Connection, Hub
 from ..live import Decision, EventRuntime, fold_journal
+from ..store import Receipt
 
 if TYPE_CHECKING:
     from .node import Cluster
@@ -108,8 +109,9 @@ class FollowerRuntime(EventRuntime):
         rt._watcher = rt._own(rt._watch_sends())
         return rt
 
-    # -- writes go to the owner ------------------------------------------------------
-    async def write(self, decision: Decision) -> list[Entry]:
+    # -- writes go to the owner (receipts are the owner's: a follower applies nothing) ---
+    async def write(self, decision: Decision, *,
+                    receipts: Sequence[Receipt] = ()) -> list[Entry]:
         if self.deleted:
             return await super().write(decision)  # StoreClosed, as on the owner
         raise Unavailable("this node does not own the event right now; please try again")
@@ -145,7 +147,8 @@ class FollowerRuntime(EventRuntime):
             if loop.time() > until:
                 raise Unavailable("the change was saved but has not reached this node yet")
 
-    async def submit(self, actor: str, cmd: Command) -> list[Entry]:
+    async def submit(self, actor: str, cmd: Command,
+                     receipt: Receipt | None = None) -> list[Entry]:
         self.rate_check(actor, cmd.type)  # sheds a flood here; the owner's bucket decides
         reply = await self._forward({"op": "submit", "pid": actor,
                                      "cmd": cmd.model_dump(mode="json")})
@@ -182,11 +185,11 @@ class FollowerRuntime(EventRuntime):
                 log.info("event %s: votes of %s not read: %s", self.id, conn.pid, exc)
         await super().attach(conn, resume_from)
 
-    async def react(self, actor: str, kind: str) -> int:
+    async def react(self, actor: str, kind: str, receipt: Receipt | None = None) -> int:
         self.rate_check(actor, "reaction.send")
         reactions.check(self.state, actor)
         reply = await self._forward({"op": "react", "pid": actor, "kind": kind})
-        seq = int(reply["seq"])
+        seq = max(int(s) for s in reply.get("seqs") or [0])
         await self.caught_up(seq)
         return seq
 

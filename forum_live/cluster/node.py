@@ -12,8 +12,13 @@
   streams of its events (XREAD BLOCK from its own head) and fills gaps from PostgreSQL.
 * Forwarding: a follower hands commands, reactions, joins and presence to the owner as
   a request on the owner's Redis list `fl:rpc:{node}`; the reply comes back on
-  `fl:reply:{node}`. A request carries a deadline: the owner drops it unanswered once
-  the asker has given up (the client got `unavailable`, so nothing may be applied).
+  `fl:reply:{node}`. The owner keeps a receipt of each request it applies in
+  `cluster_requests`, in the transaction of its entries, so a reply lost with Redis is
+  found there (a late reply is looked up every PEEK_S). An asker that gets no answer in
+  time writes the request's id there as `abandoned` before it says `unavailable`: the
+  primary key lets only one of the two in, so the owner's commit of it fails from then
+  on and `unavailable` stays true. The request's deadline (the owner does not start it
+  later) keeps that race rare.
 * Takeover: followers watch their events' leases; when one ran out they close their
   sockets of it (clients resume), claim it (epoch + 1), fold it from the journal and run
   its clock at once (due timers fire).
@@ -44,7 +49,7 @@ from ..domain import setup
 from ..forum import CLOSE_REVOKED
 from ..live import EventRuntime
 from ..protocol import parse_frame
-from ..store import StoreError
+from ..store import Receipt, StoreError
 from .follower import CLOSE_MOVED, MOVED, ClusterHub, FollowerRuntime
 from .http import run_here
 
@@ -54,11 +59,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REDIS_CONNECTIONS = 32  # per node, for forwarding and publishing (blocking streams have their own)
-CALL_TIMEOUT_S = 8.0  # a forwarded request unanswered this long: `unavailable`
+PEEK_S = 2.0  # a forwarded request unanswered this long: its receipt is looked for
+SETTLE_S = 10.0  # how long an asker keeps trying to settle a request without a reply
+REQUESTS_KEPT = "1 hour"  # receipts and abandoned ids are forgotten this long after their
+# deadline (migration 010: nothing is applied 10 minutes after it)
 # a stream outlives its event's last entry by this long (resume reads the journal after it);
 # personal data does not linger in Redis
 STREAM_TTL_S = 24 * 3600
 DEADLINE_S = 5.0  # the owner does not start a request older than this (the asker waits longer)
+ABANDON = """
+INSERT INTO cluster_requests (id, event_id, until, state) VALUES ($1, $2, to_timestamp($3),
+       'abandoned') ON CONFLICT (id) DO NOTHING RETURNING id
+"""
+START_HTTP = """
+INSERT INTO cluster_requests (id, event_id, until, state) VALUES ($1, $2, to_timestamp($3),
+       'started') ON CONFLICT (id) DO NOTHING RETURNING id
+"""
 ERRORS: dict[str, type[DomainError]] = {
     cls.code: cls for cls in vars(domain_errors).values()
     if isinstance(cls, type) and issubclass(cls, DomainError) and cls is not DomainError}
@@ -142,6 +158,7 @@ class Cluster:
     _db: Any = None
     _redis: Any = None  # commands and publishing
     _pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _asked: dict[str, float] = field(default_factory=dict)  # request id -> when it was sent
     _outbox: asyncio.Queue[tuple[str, list[Entry]]] = field(default_factory=asyncio.Queue)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _moving: set[str] = field(default_factory=set)
@@ -152,6 +169,7 @@ class Cluster:
     _releasing: set[asyncio.Task[None]] = field(default_factory=set)
     _mac_key: bytes = b""  # signs forwarded requests and replies (from the shared key)
     app: Any = None  # the node's ASGI app: forwarded HTTP writes run through it (http.py)
+    redis_error: str | None = None  # why Redis did not answer the last probe (None: it did)
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,7 +189,8 @@ class Cluster:
         store.on_fenced.append(self._fenced)
         for name, coro in (("lease", self._lease_loop()), ("publish", self._publish_loop()),
                            ("follow", self._follow_loop()), ("rpc", self._serve_loop()),
-                           ("replies", self._reply_loop())):
+                           ("replies", self._reply_loop()), ("peek", self._peek_loop()),
+                           ("redis", self._redis_watch())):
             self._tasks.append(asyncio.create_task(coro, name=f"cluster-{name}"))
         log.info("cluster node %s: lease %.1f s", self.node, self.lease_s)
 
@@ -353,7 +372,7 @@ class Cluster:
         period = max(0.2, self.lease_s / 3)
         tick = min(1.0, period)
         loop = asyncio.get_running_loop()
-        renewed = loop.time()
+        renewed = swept = loop.time()
         while True:
             await asyncio.sleep(tick)
             try:
@@ -361,6 +380,10 @@ class Cluster:
                     renewed = loop.time()
                     await self._alive()
                     await self._renew()
+                if loop.time() - swept >= 60:
+                    swept = loop.time()
+                    await self._db.execute("DELETE FROM cluster_requests WHERE until < "
+                                           f"now() - interval '{REQUESTS_KEPT}'")
                 await self._watch()
                 await self._rebalance(period)
             except asyncio.CancelledError:
@@ -586,36 +609,117 @@ class Cluster:
 
     # -- forwarding ----------------------------------------------------------------------
     async def call(self, event_id: str, payload: dict[str, Any],
-                   timeout: float = CALL_TIMEOUT_S) -> dict[str, Any]:
+                   timeout: float | None = None) -> dict[str, Any]:
         """Ask the owner of `event_id`; raises the owner's DomainError, or Unavailable when
-        there is no live owner or no answer in time (nothing was applied then)."""
+        there is no live owner, or no answer in time and the owner did not apply it (and
+        now never will: `_settle`)."""
+        if timeout is None:
+            timeout = self.forum.settings.limits.forward_timeout_s
         owner = await self.owner(event_id)
         if owner is None or not owner.live or owner.node == self.node:
             owner = await self.owner(event_id, fresh=True)
         if owner is None or not owner.live or owner.node == self.node:
             raise Unavailable("the event is moving to another node; please try again")
-        rid = secrets.token_hex(8)
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        rid = secrets.token_hex(16)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[rid] = fut
+        self._asked[rid] = loop.time()
+        until = time.time() + min(DEADLINE_S, timeout * 0.6)
         request = {"id": rid, "from": self.node, "event": event_id, "epoch": owner.epoch,
-                   "until": time.time() + DEADLINE_S, **payload}
+                   "until": until, **payload}
+        reply: dict[str, Any] | None = None
         try:
-            await self._redis.lpush(f"fl:rpc:{owner.node}", self._seal(request))
-            reply = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            self.owners.pop(event_id, None)  # look the owner up anew next time
-            raise Unavailable("the event's node did not answer; please try again") from None
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise Unavailable("the cluster is not reachable right now; please try again") \
-                from exc
+            try:
+                await self._redis.lpush(f"fl:rpc:{owner.node}", self._seal(request))
+                reply = await asyncio.wait_for(fut, timeout)
+            except asyncio.TimeoutError:
+                pass
+            except Exception as exc:  # Redis away: perhaps sent, perhaps not
+                log.warning("cluster: forwarding to %s failed: %s", owner.node, exc)
+            if reply is None:
+                self.owners.pop(event_id, None)  # look the owner up anew next time
+                reply = await self._settle(rid, event_id, until)
         finally:
             self._pending.pop(rid, None)
+            self._asked.pop(rid, None)
+        if reply is None:
+            raise Unavailable("the event's node did not answer; nothing was applied; please "
+                              "try again")
         if "error" in reply:
             cls = ERRORS.get(reply["error"], Internal)
             raise cls(reply.get("message") or "error", **(reply.get("extra") or {}))
         return reply
+
+    async def _settle(self, rid: str, event_id: str, until: float) -> dict[str, Any] | None:
+        """A request without a reply: the reply the owner kept with what it applied, or
+        None when it did not apply it. Then this node's `abandoned` row holds the request's
+        id, so the owner's commit of it fails from now on (the primary key). A forwarded
+        HTTP request the owner is still running is waited for; without an outcome within
+        SETTLE_S (the database away), it is `unavailable` with a warning that it may have
+        been applied, as when a commit's acknowledgement is lost on one node."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + SETTLE_S
+        while True:
+            try:
+                if await self._db.fetchval(ABANDON, rid, event_id, until) is not None:
+                    return None
+                row = await self._db.fetchrow(
+                    "SELECT state, reply FROM cluster_requests WHERE id = $1", rid)
+                if row is not None and row["state"] == "done":
+                    done: dict[str, Any] = json.loads(row["reply"])
+                    return done
+            except Exception as exc:  # noqa: BLE001 - tried again until SETTLE_S
+                log.warning("cluster: request %s not settled yet: %s", rid, exc)
+            if loop.time() > give_up:
+                log.error("cluster: outcome of request %s to event %s unknown", rid, event_id)
+                raise Unavailable("the event's node did not answer and whether the change "
+                                  "was applied is not known; check before trying again")
+            await asyncio.sleep(0.5)
+
+    async def _peek_loop(self) -> None:
+        """Requests unanswered for PEEK_S: their receipts, if the owner applied them (a
+        reply lost with Redis is not waited for until the timeout)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(PEEK_S / 2)
+            now = loop.time()
+            late = [rid for rid, since in self._asked.items() if now - since >= PEEK_S]
+            if not late:
+                continue
+            try:
+                rows = await self._db.fetch(
+                    "SELECT id, reply FROM cluster_requests WHERE id = ANY($1::text[]) "
+                    "AND state = 'done'", late)
+            except Exception as exc:  # noqa: BLE001 - the next round, or _settle
+                log.info("cluster: receipts not read: %s", exc)
+                continue
+            for r in rows:
+                fut = self._pending.get(r["id"])
+                if fut is not None and not fut.done():
+                    fut.set_result(json.loads(r["reply"]))
+
+    async def _redis_watch(self) -> None:
+        """Whether Redis answers, for /healthz: a PING every second on a connection of its
+        own, so a stopped or stuck Redis shows within seconds and /healthz never waits."""
+        probe: Any = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=2,
+                                             socket_timeout=2)
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(probe.ping(), 3)
+                    if self.redis_error is not None:
+                        log.warning("cluster: Redis answers again")
+                    self.redis_error = None
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if self.redis_error is None:
+                        log.warning("cluster: Redis does not answer: %r", exc)
+                    self.redis_error = repr(exc)[:200]
+                await asyncio.sleep(1.0)
+        finally:
+            await probe.aclose()
 
     def _seal(self, message: dict[str, Any]) -> str:
         """A forwarded request or reply with its HMAC (a key derived from the cluster's
@@ -697,6 +801,7 @@ class Cluster:
 
     async def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
         event_id = str(req["event"])
+        receipt = Receipt(str(req["id"]), float(req["until"]))
         if event_id not in self.owned:
             raise Unavailable("the event is moving to another node; please try again")
         rt = await self.forum.runtime(event_id)
@@ -709,13 +814,14 @@ class Cluster:
                                          rt.state.features.commands)
             if err is not None or cmd is None:
                 raise err or Internal("unreadable command")
-            entries = await rt.submit(pid, cmd)
+            entries = await rt.submit(pid, cmd, receipt)
             return {"seqs": [e.seq for e in entries if not e.sealed]}
         if op == "react":
-            return {"seq": await rt.react(pid, str(req["kind"]))}
+            return {"seqs": [await rt.react(pid, str(req["kind"]), receipt)]}
         if op == "register":
             body, role = JoinIn(**req["body"]), Role(req["role"])
-            entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role))
+            entries = await rt.write(lambda s, ctx: setup.register(s, ctx, body, role),
+                                     receipts=[receipt])
             return {"seqs": [e.seq for e in entries if not e.sealed]}
         if op == "presence":
             hub = rt.hub
@@ -728,11 +834,32 @@ class Cluster:
                 await rt._leave(pid)
             return {"seq": rt.committed_seq}
         if op == "http" and self.app is not None:
-            reply = await run_here(self.app, req)
-            current = self.forum.runtimes.get(event_id)
-            reply["seq"] = current.committed_seq if current is not None else 0
-            return reply
+            return await self._run_http(req, receipt)
         raise Internal(f"unknown forwarded operation {op!r}")
+
+
+    async def _run_http(self, req: dict[str, Any], receipt: Receipt) -> dict[str, Any]:
+        """A forwarded HTTP write: its app may write several times, so it is not one
+        transaction with a receipt; instead its id is taken (`started`) before it runs,
+        unless its asker gave up already, and its answer is kept once it is there."""
+        event_id = str(req["event"])
+        try:
+            started = await self._db.fetchval(START_HTTP, receipt.request, event_id,
+                                              receipt.until)
+        except Exception as exc:
+            raise Unavailable() from exc
+        if started is None:
+            raise Unavailable()  # its asker gave up on it already: never run
+        reply = await run_here(self.app, req)
+        current = self.forum.runtimes.get(event_id)
+        reply["seq"] = current.committed_seq if current is not None else 0
+        try:
+            await self._db.execute("UPDATE cluster_requests SET state = 'done', reply = $2 "
+                                   "WHERE id = $1", receipt.request, json.dumps(reply))
+        except Exception as exc:  # noqa: BLE001 - the reply over Redis still tells it
+            log.warning("cluster: answer of forwarded request %s not kept: %s",
+                        receipt.request, exc)
+        return reply
 
 
 def _mac_key(secret: str) -> bytes:

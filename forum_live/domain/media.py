@@ -1,5 +1,6 @@
-"""The journaled side of media, pure like the rest of the domain: microphone mutes and
-recordings (start/stop per room), their fold and their part of the ready state.
+"""The journaled side of media, pure like the rest of the domain: microphone mutes,
+recordings (start/stop per room) and who listens in on a room, their fold and their part
+of the ready state.
 
 Imported by forum_live.domain, so the export CLI folds these entries without aiortc.
 Media state hangs off EventState as `state.media` (created on first use), so the core
@@ -51,6 +52,7 @@ class MediaState:
     muted: set[str] = field(default_factory=set)
     recordings: dict[str, Recording] = field(default_factory=dict)
     speaking_s: dict[str, float] = field(default_factory=dict)
+    listening: dict[str, str] = field(default_factory=dict)  # moderator -> room listened to
 
     def active_recording(self, room: str) -> Recording | None:
         return next((r for r in self.recordings.values() if r.room == room and r.active), None)
@@ -191,6 +193,35 @@ def speaking_entry(s: EventState, ctx: Context, seconds: dict[str, float]) -> li
     return [Entry("media.spoke", {"seconds": data}, ctx.at, audience=Audience.INTERNAL)]
 
 
+def listen_entries(s: EventState, ctx: Context, pid: str, room: str | None,
+                   reason: str = "stopped") -> list[Entry]:
+    """Moderator `pid` now listens in on `room` (None: on no room). Where they are heard
+    is routing of the media service; that they listen is told to the room's members
+    (`breakouts.listening`, audience room), so a late joiner, a resume and the ready
+    state show it too. `reason` says why an earlier listening ended: "stopped" (they
+    stopped it), "switched" (another room), "closed", "entered", "left", "role",
+    "interrupted" (the server restarted), "shutdown"."""
+    before = media_state(s).listening.get(pid)
+    if before == room:
+        return []
+    p = s.participants.get(pid)
+    name = p.name if p else ""
+    if room is not None:
+        reason = "switched"
+    out = []
+    if before is not None:
+        out.append(Entry("breakouts.listening",
+                         {"room": before, "participant": pid, "name": name, "listening": False,
+                          "reason": reason},
+                         ctx.at, room=before, audience=Audience.ROOM,
+                         actor=pid if reason in ("stopped", "switched") else None))
+    if room is not None:
+        out.append(Entry("breakouts.listening",
+                         {"room": room, "participant": pid, "name": name, "listening": True},
+                         ctx.at, room=room, audience=Audience.ROOM, actor=pid))
+    return out
+
+
 # -- the fold -----------------------------------------------------------------------------
 @register_apply("media.muted")
 def _apply_muted(s: EventState, e: Entry) -> None:
@@ -225,7 +256,28 @@ def _apply_spoke(s: EventState, e: Entry) -> None:
         acc[pid] = acc.get(pid, 0.0) + float(v)
 
 
+@register_apply("breakouts.listening")
+def _apply_listening(s: EventState, e: Entry) -> None:
+    listening = media_state(s).listening
+    pid = e.data["participant"]
+    if e.data.get("listening"):
+        listening[pid] = e.data["room"]
+    elif listening.get(pid) == e.data["room"]:
+        del listening[pid]
+
+
 # -- views --------------------------------------------------------------------------------
+def listeners(s: EventState, room: str) -> list[dict[str, Any]]:
+    """Who listens in on `room` now: the moderators the journal says, online (one who
+    is gone hears nothing, whatever a lost stop entry left behind)."""
+    out = []
+    for pid, heard in media_state(s).listening.items():
+        p = s.participants.get(pid)
+        if heard == room and p is not None and p.online:
+            out.append({"participant": pid, "name": p.name})
+    return sorted(out, key=lambda x: x["name"])
+
+
 def recordings_public(s: EventState) -> list[dict[str, Any]]:
     return [r.public(s) for r in media_state(s).recordings.values()]
 
@@ -244,3 +296,5 @@ def offset(rec: dict[str, Any], at: str) -> str | None:
 
 _part_recordings = state_part("recordings")(lambda s, pid: recordings_public(s))
 _part_muted = state_part("muted")(lambda s, pid: sorted(media_state(s).muted))
+# the listeners of my room only: like the room's chat, nobody else learns of them
+_part_listening = state_part("listening")(lambda s, pid: listeners(s, s.room_of(pid)))

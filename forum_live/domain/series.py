@@ -3,11 +3,18 @@
 A forum created with `"follows": EVENT_ID` joins that event's series. Right after its
 `event.created`, one `carried.added` entry names the series and carries every action and
 every open question of the earlier forums that is still open forward to its topic (matched
-by the topic's title). In the new forum a moderator (or the assignee, by name) marks an
-action done, reassigns it or moves its date (`carried.update`), and says how a question
-was answered (`carried.answer`); each change is one `carried.updated` entry with the
-item's new state and its history. An action keeps its id across the whole series (the id
-of the minutes entry that first wrote it down), so the series view can follow it.
+by the topic's title). In the new forum a moderator (or the assignee) marks an action
+done, reassigns it or moves its date (`carried.update`), and says how a question was
+answered (`carried.answer`); each change is one `carried.updated` entry with the item's
+new state and its history. An action keeps its id across the whole series (the id of the
+minutes entry that first wrote it down), so the series view can follow it.
+
+Who "the assignee" is: a name is only a name (anyone may join under it), so the name
+alone grants nothing. A moderator of the forum confirms who the assignee is by choosing
+that person from the forum's participants (`assignee_id`); from then on that participant,
+and only they, may update the action as its assignee. Participant ids belong to one forum,
+so carrying an action forward keeps the name and drops the confirmation: in the next
+forum a moderator confirms the person again.
 """
 
 from __future__ import annotations
@@ -31,11 +38,14 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 @register_command
 class CarriedUpdate(Command):
-    """An action carried forward: done (or open again), another assignee, a new date."""
+    """An action carried forward: done (or open again), another assignee, a new date.
+    `assignee_id` (moderators): the participant of this forum who is the assignee (their
+    name becomes the assignee unless `assignee` is given too); "" takes it back."""
     type: Literal["carried.update"]
     item: Id
     status: Literal["open", "done"] | None = None
     assignee: Assignee | None = None
+    assignee_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     due: Due | None = None
     note: Note | None = None
 
@@ -85,6 +95,7 @@ def still_open(prev: EventState) -> tuple[list[dict[str, Any]], list[dict[str, A
             continue
         item = {**item, "topic_title": _topic_title(prev, item.get("topic"))
                 or item.get("topic_title")}
+        item.pop("assignee_id", None)  # a participant of that forum: confirmed again here
         (actions if item["kind"] == "action" else questions).append(item)
     for m in sorted(prev.minutes.values(), key=lambda m: m.at):
         if m.kind not in ("action", "question"):
@@ -130,8 +141,9 @@ def _item(s: EventState, item_id: str, kind: str) -> dict[str, Any]:
 
 
 def _is_assignee(me: Participant, item: dict[str, Any]) -> bool:
-    who = (item.get("assignee") or "").strip().casefold()
-    return bool(who) and who == me.name.strip().casefold()
+    """The participant a moderator of this forum confirmed as the assignee; never a name."""
+    confirmed = item.get("assignee_id")
+    return bool(confirmed) and confirmed == me.id
 
 
 def _updated(s: EventState, ctx: Context, me: Participant, item: dict[str, Any],
@@ -156,8 +168,22 @@ def carried_update(s: EventState, ctx: Context, me: Participant, cmd: CarriedUpd
     change: dict[str, Any] = {}
     if cmd.status is not None and cmd.status != item["status"]:
         change["status"] = cmd.status
-    if cmd.assignee is not None and (cmd.assignee or None) != item.get("assignee"):
-        change["assignee"] = cmd.assignee or None
+    name = cmd.assignee
+    if cmd.assignee_id is not None:
+        if not me.is_moderator:
+            raise Forbidden("only moderators confirm who the assignee is")
+        person = s.participants.get(cmd.assignee_id) if cmd.assignee_id else None
+        if cmd.assignee_id and (person is None or not person.admitted):
+            raise NotFound(f"assignee_id: no participant {cmd.assignee_id!r} in this forum")
+        if (person.id if person else None) != item.get("assignee_id"):
+            change["assignee_id"] = person.id if person else None
+        if person is not None and name is None:
+            name = person.name
+    elif name is not None and item.get("assignee_id") and \
+            (name or None) != item.get("assignee"):
+        change["assignee_id"] = None  # another name: nobody is confirmed any more
+    if name is not None and (name or None) != item.get("assignee"):
+        change["assignee"] = name or None
     if cmd.due is not None and _due(cmd.due) != item.get("due"):
         change["due"] = _due(cmd.due)
     if cmd.note:
@@ -165,7 +191,7 @@ def carried_update(s: EventState, ctx: Context, me: Participant, cmd: CarriedUpd
             raise TooLarge(f"note: at most {ctx.limits.text_max} characters")
         change["note"] = cmd.note
     if not change:
-        raise Invalid("nothing to change: give status, assignee, due or a note")
+        raise Invalid("nothing to change: give status, assignee, assignee_id, due or a note")
     return _updated(s, ctx, me, item, change)
 
 

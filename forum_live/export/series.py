@@ -17,17 +17,25 @@ LABELS = {
            "actions": "Aufgaben", "questions": "Fragen", "who": "Wer", "what": "Was",
            "until": "Bis wann", "from": "aus", "history": "Verlauf", "none": "Keine Einträge.",
            "planned": "geplant", "live": "läuft", "ended": "beendet", "open": "offen",
-           "done": "erledigt", "answered": "beantwortet", "answer": "Antwort"},
+           "done": "erledigt", "answered": "beantwortet", "answer": "Antwort",
+           "forum": "Forum", "carried_to": "weitergeführt in",
+           "confirmed": "Zuständigkeit bestätigt", "unconfirmed": "Bestätigung zurückgenommen"},
     "en": {"title": "Series of forums", "forums": "Forums", "date": "Date", "status": "Status",
            "topic": "Topic", "no_topic": "No topic", "decisions": "Decisions",
            "actions": "Actions", "questions": "Questions", "who": "Who", "what": "What",
            "until": "Until", "from": "from", "history": "History", "none": "No entries.",
            "planned": "planned", "live": "live", "ended": "ended", "open": "open",
-           "done": "done", "answered": "answered", "answer": "Answer"},
+           "done": "done", "answered": "answered", "answer": "Answer",
+           "forum": "Forum", "carried_to": "carried on in",
+           "confirmed": "assignee confirmed", "unconfirmed": "confirmation withdrawn"},
 }
 
 
 def _history(item: dict[str, Any], lang: str) -> str:
+    return "; ".join(_history_lines(item, lang))
+
+
+def _history_lines(item: dict[str, Any], lang: str) -> list[str]:
     out = []
     for h in item.get("history") or []:
         bits = [f"{h.get('event_title') or ''}, {fmt_date(h.get('at'), lang)}"]
@@ -35,19 +43,27 @@ def _history(item: dict[str, Any], lang: str) -> str:
             bits.append(LABELS[lang].get(h["status"], h["status"]))
         if h.get("assignee"):
             bits.append(f"→ {h['assignee']}")
+        if "assignee_id" in h:  # a moderator confirmed who the assignee is (or took it back)
+            bits.append(LABELS[lang]["confirmed" if h["assignee_id"] else "unconfirmed"])
         if h.get("due"):
             bits.append(f"→ {fmt_due(h['due'], lang)}")
         if h.get("note"):
             bits.append(str(h["note"]))
         by = (h.get("by") or {}).get("name")
         out.append(" ".join(bits) + (f" ({by})" if by else ""))
-    return "; ".join(out)
+    return out
 
 
 def prepare(view: dict[str, Any], lang: str = "de") -> dict[str, Any]:
     lang = lang if lang in LABELS else "de"
     L = LABELS[lang]
     topics: dict[str, dict[str, Any]] = {}
+    titles = {e["id"]: e["title"] for e in view["events"]}
+
+    def carried_to(item: dict[str, Any]) -> list[str]:
+        """The forums after the first it was in (it was carried forward to them)."""
+        return [titles.get(i) or i for i in (item.get("events") or [])
+                if i != item.get("from_event")]
 
     def group(title: str | None) -> dict[str, Any]:
         key = title or L["no_topic"]
@@ -61,15 +77,18 @@ def prepare(view: dict[str, Any], lang: str = "de") -> dict[str, Any]:
         group(a.get("topic"))["actions"].append({
             "text": a["text"], "who": a.get("assignee") or "", "until": fmt_due(a.get("due"), lang),
             "status": L.get(a["status"], a["status"]), "from": a.get("from_title") or "",
-            "history": _history(a, lang)})
+            "history": _history(a, lang), "id": a["id"], "status_key": a["status"],
+            "history_lines": _history_lines(a, lang), "carried_to": carried_to(a)})
     for q in view["questions"]:
         group(q.get("topic"))["questions"].append({
             "text": q["text"], "status": L.get(q["status"], q["status"]),
-            "answer": q.get("answer") or "", "from": q.get("from_title") or ""})
+            "answer": q.get("answer") or "", "from": q.get("from_title") or "",
+            "id": q["id"], "status_key": q["status"], "carried_to": carried_to(q)})
     return {"L": L, "lang": lang, "title": f"{L['title']}: {view.get('title') or ''}",
             "events": [{"title": e["title"], "date": fmt_date(e.get("starts_at")
                                                               or e.get("created_at"), lang),
-                        "status": L.get(e["status"], e["status"])} for e in view["events"]],
+                        "status": L.get(e["status"], e["status"]), "id": e["id"],
+                        "status_key": e["status"]} for e in view["events"]],
             "topics": list(topics.values())}
 
 

@@ -27,7 +27,8 @@ from . import aiortc_internals as internals
 from .mixer import MixerClock, RoomMixer
 from .peers import MediaPeer
 from .recorder import RoomRecorder, recorded_length
-from ..domain.media import RecordingStop, media_state, speaking_entry, stop_entries
+from ..domain.media import (RecordingStop, listen_entries, media_state, speaking_entry,
+                            stop_entries)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -82,8 +83,9 @@ class MediaPin(Command):
 @register_command
 class BreakoutsListen(Command):
     """A moderator listens in on a room (its audio mix, listen-only, and its chat) without
-    leaving the room they are in; `room: null` stops. Not journaled: like media.join, who
-    listens where is routing of one socket, not a state of the event."""
+    leaving the room they are in; `room: null` stops. The routing is not journaled (like
+    media.join, where a mix goes is not a state of the event), but that a moderator
+    listens is: `breakouts.listening` tells the room's members (domain/media.py)."""
     type: Literal["breakouts.listen"]
     room: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
@@ -121,7 +123,8 @@ class MediaService:
         # (event, pid) -> (audio packets received, lost, frames decoded) at the last report
         self._quality_seen: dict[tuple[str, str], tuple[int, int, int]] = {}
         # (event, moderator) -> the room listened to (kept across the person's reconnects,
-        # ended by participant.left, the room closing, entering it, or breakouts.listen null)
+        # ended by participant.left, the room closing, entering it, or breakouts.listen null);
+        # the journal's `breakouts.listening` tells the room's members of each start and end
         self.listening: dict[tuple[str, str], str] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.clock = MixerClock(lambda: list(self.mixers.values()), self._speaking_tick)
@@ -140,8 +143,11 @@ class MediaService:
         if self.closed:
             return
         self.closed = True
+        self.listening.clear()  # nobody hears another room from here on: the rooms are told
         for rt in list(self.forum.runtimes.values()):
             await self._write(rt, self._stops(lambda s, rec: True, "shutdown"))
+            if media_state(rt.state).listening:
+                await self._write(rt, self._unlistened(rt.id, "shutdown"))
         for peer in list(self.peers.values()):
             await self.close_peer(peer, "shutdown")
         for rec_id in list(self.recorders):
@@ -189,6 +195,10 @@ class MediaService:
                        for rec in open_}
             self.spawn(self._write(rt, self._stops(lambda s, rec: True, "interrupted",
                                                    video=False, lengths=lengths)))
+        # Listening the journal still shows but nobody routes (a crash, another node that
+        # owned the event): the rooms are told it ended.
+        if media_state(rt.state).listening:
+            self.spawn(self._write(rt, self._unlistened(rt.id, "interrupted")))
 
     # -- queries -------------------------------------------------------------------------
     def ice_servers(self) -> list[dict[str, Any]]:
@@ -471,30 +481,53 @@ class MediaService:
         me = rt.state.participants.get(conn.pid)
         if me is None or not me.is_moderator:
             raise Forbidden("only moderators listen in on a room")
-        key = (rt.id, conn.pid)
+        pid, key = conn.pid, (rt.id, conn.pid)
         if cmd.room is None:
-            self._stop_listening(rt, key, None)
+            if self.listening.pop(key, None) is not None:
+                self.reconcile(rt)  # the audio first, then the room is told
+            await rt.write(lambda s, ctx: listen_entries(s, ctx, pid, None))
             return {"room": None}
-        room = rt.state.rooms.get(cmd.room)
-        if room is None or not room.open:
-            raise NotFound(f"no open room {cmd.room!r}")
-        if room.id == rt.state.room_of(conn.pid):
-            raise Invalid("room: you are in this room already")
-        self.listening[key] = room.id
-        self.reconcile(rt)
-        return {"room": room.id,
-                "chat": [m.public() for m in rt.state.chat.get(room.id, ())]}
+        want = cmd.room
 
-    def _stop_listening(self, rt: "EventRuntime", key: tuple[str, str],
-                        reason: str | None) -> None:
+        def decision(s: EventState, ctx: Context) -> list[Entry]:
+            room = s.rooms.get(want)
+            if room is None or not room.open:
+                raise NotFound(f"no open room {want!r}")
+            if room.id == s.room_of(pid):
+                raise Invalid("room: you are in this room already")
+            return listen_entries(s, ctx, pid, room.id)
+
+        # the room's members are told (committed) before its mix reaches the moderator
+        await rt.write(decision)
+        self.listening[key] = want
+        self.reconcile(rt)
+        self._forward_listened(rt, [])  # the room closed or they left meanwhile: it ends
+        return {"room": want, "chat": [m.public() for m in rt.state.chat.get(want, ())]}
+
+    def _unlistened(self, event_id: str, reason: str,
+                    only: tuple[str, str] | None = None
+                    ) -> Callable[[EventState, Context], list[Entry]]:
+        """A decision: the listening the journal shows ends (`only`: that moderator's on
+        that room, if it still does), unless this service still routes it."""
+        def decision(s: EventState, ctx: Context) -> list[Entry]:
+            return [e for pid, room in list(media_state(s).listening.items())
+                    if (only is None or only == (pid, room))
+                    and self.listening.get((event_id, pid)) != room
+                    for e in listen_entries(s, ctx, pid, None, reason)]
+        return decision
+
+    def _stop_listening(self, rt: "EventRuntime", key: tuple[str, str], reason: str) -> None:
+        """From the journal's hooks: the routing ends now, the room is told in a write of
+        its own; the moderator's sockets hear why (but not of their own going)."""
         room = self.listening.pop(key, None)
         if room is None:
             return
-        if reason is not None:
+        if reason != "left":
             frame = encode({"type": "listen.stopped", "room": room, "reason": reason})
             for conn in rt.hub.of(key[1]):
                 conn.push(frame)
         self.reconcile(rt)
+        self.spawn(self._write(rt, self._unlistened(rt.id, reason, (key[1], room))))
 
     def _forward_listened(self, rt: "EventRuntime", entries: list[Entry]) -> None:
         """Chat of a listened room to its listeners, as direct frames (no seq)."""
@@ -502,8 +535,12 @@ class MediaService:
         for (ev, pid), room in list(self.listening.items()):
             if ev != rt.id:
                 continue
-            if pid not in state.participants or not state.participants[pid].online:
-                self._stop_listening(rt, (ev, pid), None)  # gone (participant.left)
+            me = state.participants.get(pid)
+            if me is None or not me.online:
+                self._stop_listening(rt, (ev, pid), "left")  # gone (participant.left)
+                continue
+            if not me.is_moderator:
+                self._stop_listening(rt, (ev, pid), "role")
                 continue
             if not state.rooms.get(room) or not state.rooms[room].open:
                 self._stop_listening(rt, (ev, pid), "closed")

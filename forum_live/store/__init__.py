@@ -8,6 +8,7 @@ exceptions below, never as a driver's (sqlite3, asyncpg) exceptions.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Protocol, Sequence
 
 from ..domain.entries import Entry
@@ -32,6 +33,16 @@ class StoreClosed(StoreError):
     """The store was closed (shutdown): nothing more is written."""
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """A command another cluster node forwarded to this one (issue 14): an append that
+    applies it keeps its id with the entries, in the same transaction, so the asking node
+    can find out whether it was applied when the reply is lost. PostgreSQL only."""
+
+    request: str  # the forwarded request's id (random, from the asking node)
+    until: float  # the asker's deadline (Unix time)
+
+
 class EventRow(dict):  # type: ignore[type-arg]
     """id, title, created_at, participant_key, moderator_key, status."""
 
@@ -41,11 +52,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
     async def create_event(self, row: dict[str, str], first: Entry) -> None: ...
     def append(self, event_id: str, entries: Sequence[Entry], on_commit: OnCommit | None = None,
-               *, expect: int) -> asyncio.Future[None]:
+               *, expect: int, receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
         """Journal `entries` (journaled ones numbered expect+1, expect+2, ...; sealed ones
         into the ballot box) if and only if the event's last committed seq is `expect`;
         else the future fails with StoreConflict. A failure of one append never fails
-        another event's appends. `on_commit` runs after the commit, in journal order."""
+        another event's appends. `on_commit` runs after the commit, in journal order.
+        `receipts` (cluster, PostgreSQL only; the others refuse them): the forwarded
+        requests this append applies, kept in the same transaction; the append fails if
+        one of them was given up by its asker."""
         ...
     async def flush(self) -> None: ...
     async def event_row(self, event_id: str) -> dict[str, str] | None: ...

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, ClassVar, Sequence
 
 from ..domain.entries import Entry
 from ..domain.polls import ROOM_BALLOTS
-from . import OnCommit, StoreClosed, StoreConflict, StoreError
+from . import OnCommit, Receipt, StoreClosed, StoreConflict, StoreError
 from .sql import Sql
 
 Statements = list[tuple[str, Sequence[Sequence[Any]]]]
@@ -52,6 +52,12 @@ def journaled(entries: Sequence[Entry], expect: int) -> tuple[list[Entry], int]:
         head = e.seq
         out.append(e)
     return out, head
+
+
+def no_receipts(receipts: Sequence[Receipt]) -> None:
+    """Forwarded requests exist in a cluster only, and a cluster runs on PostgreSQL."""
+    if receipts:
+        raise StoreError("forwarded requests (a cluster) need the PostgreSQL store")
 
 
 def sealed_entry(kind: str, r: Sequence[Any]) -> Entry:
@@ -152,10 +158,19 @@ class SqlWrites:
         (cluster fencing: PostgresStore's); None checks none."""
         return None
 
+    def _receipts(self, event_id: str, entries: Sequence[Entry],
+                  receipts: Sequence[Receipt]) -> Statements:
+        """The statements that keep the receipts of forwarded requests (a cluster) with the
+        append's entries: PostgresStore's; the others refuse them."""
+        no_receipts(receipts)
+        return []
+
     def append(self, event_id: str, entries: Sequence[Entry],
-               on_commit: OnCommit | None = None, *, expect: int) -> asyncio.Future[None]:
+               on_commit: OnCommit | None = None, *, expect: int,
+               receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
+        # first: a request its asker gave up on fails the write before anything is sent
+        statements = self._receipts(event_id, entries, receipts)
         self.appended += len(entries)
-        statements: Statements = []
         new, head = journaled(entries, expect)
         epoch = self._epoch(event_id)
         if new:

@@ -16,7 +16,7 @@ from typing import AsyncIterator, Callable, Sequence
 
 from ..domain.entries import Entry
 from ..domain.polls import ROOM_BALLOTS
-from . import OnCommit, StoreClosed, StoreConflict, StoreError, StoreUnavailable
+from . import OnCommit, Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
 
 
 def _encoded(event_id: str, e: Entry) -> dict[str, object]:
@@ -90,7 +90,8 @@ class MemoryStore:
         return fut
 
     def append(self, event_id: str, entries: Sequence[Entry], on_commit: OnCommit | None = None,
-               *, expect: int) -> asyncio.Future[None]:
+               *, expect: int, receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
+        batch.no_receipts(receipts)
         def apply() -> None:
             journal = self.rows.setdefault(event_id, [])
             head = int(journal[-1]["seq"]) if journal else 0  # type: ignore[call-overload]

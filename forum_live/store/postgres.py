@@ -18,6 +18,7 @@ own (connection lost, server shutting down, disk full: StoreUnavailable).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Sequence
@@ -25,7 +26,7 @@ from typing import Any, AsyncIterator, Callable, Sequence
 import asyncpg
 
 from ..domain.entries import Entry
-from . import StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
+from . import Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
 from .sql import BALLOT_TABLES, Sql, migration_files
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,12 @@ log = logging.getLogger(__name__)
 SQL = Sql(numbered=True, ignore="INSERT INTO {} ON CONFLICT DO NOTHING",
           probe="INSERT INTO store_probe (id, at) VALUES (1, ?) "
                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-          erased=("journal", *BALLOT_TABLES, "snapshots", "event_owners", "minutes_files"))
+          erased=("journal", *BALLOT_TABLES, "snapshots", "event_owners", "minutes_files",
+                  "cluster_requests"))
+# the receipt of a forwarded request (cluster): a second row of the same id (its asker gave
+# up on it: 'abandoned') fails the append on the primary key, so it is never applied
+INSERT_RECEIPT = ("INSERT INTO cluster_requests (id, event_id, until, state, reply) "
+                  "VALUES ($1, $2, to_timestamp($3), 'done', $4)")
 MIGRATION_LOCK = 0x666F72756D  # pg_advisory_lock key while migrating ("forum")
 PAGE = 2000  # journal rows per read
 # SQLSTATE classes and codes where the storage, not the write, is the problem
@@ -171,6 +177,16 @@ class PostgresStore(batch.SqlWrites):
         if self.fencing and epoch is None:
             raise StoreFenced(f"event {event_id}: this node does not own it")
         return epoch
+
+    def _receipts(self, event_id: str, entries: Sequence[Entry],
+                  receipts: Sequence[Receipt]) -> Statements:
+        """The receipts of the forwarded requests an append applies, written in its
+        savepoint of the batch's transaction (so with its entries or not at all); the reply
+        is the one the asker would have got: the seqs journaled."""
+        if not receipts:
+            return []
+        reply = json.dumps({"seqs": [e.seq for e in entries if not e.sealed]})
+        return [(INSERT_RECEIPT, [(r.request, event_id, r.until, reply) for r in receipts])]
 
     # -- the group commit (the writes themselves: batch.SqlWrites) -------------------
     async def _read_head(self, event_id: str) -> int:

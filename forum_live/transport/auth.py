@@ -68,6 +68,17 @@ class Auth:
             return None
         return TokenClaims(data["e"], data["p"], stamp.timestamp())
 
+    def signed_event(self, token: str) -> str | None:
+        """The event a validly signed, unexpired token names (generation and the end of
+        the event unchecked: `verify` decides); None for anything else. A cheap first look
+        before work that only a real token deserves."""
+        try:
+            data = self._signer.loads(token, max_age=self.max_age_s)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        return data.get("e") if isinstance(data, dict) and isinstance(data.get("e"), str) \
+            else None
+
     def is_organizer(self, header: str | None) -> bool:
         if not header or not header.startswith("Bearer "):
             return False

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..domain.commands import EventIn, JoinIn
-from ..domain.errors import Invalid, RateLimited, TooLarge, Unauthorized
+from ..domain.errors import Invalid, NotFound, RateLimited, TooLarge, Unauthorized
 from ..domain.limits import TokenBucket
 from ..domain.views import event_summary
 from ..protocol import describe, unstorable
@@ -162,14 +162,26 @@ async def join_event(request: Request) -> Response:
 TOKEN_COOKIE = "forum_token"
 
 
-def _cookie_paths(event_id: str) -> tuple[str, str]:
-    return f"/events/{quote(event_id, safe='')}", f"/api/events/{quote(event_id, safe='')}"
+async def _cookie_paths(forum: "Forum", event_id: str, series: bool = True) -> list[str]:
+    """Where the event's cookie goes: its review page and downloads, and the page and
+    downloads of its series (`/series/{id}`), which any admitted participant of one of
+    the series' forums may read."""
+    paths = [f"/events/{quote(event_id, safe='')}", f"/api/events/{quote(event_id, safe='')}"]
+    sid = None
+    if series and len(event_id) <= 64:
+        try:
+            sid = series_id((await forum.runtime(event_id)).state)
+        except NotFound:
+            pass
+    if sid:
+        paths += [f"/series/{quote(sid, safe='')}", f"/api/series/{quote(sid, safe='')}"]
+    return paths
 
 
 async def open_session(request: Request) -> Response:
     """Exchange a bearer token (header) for an HttpOnly, SameSite=Strict cookie scoped to
-    this event's pages and downloads, so review and download links carry no token in
-    their URL (contract §9)."""
+    this event's pages and downloads and those of its series, so review, series and
+    download links carry no token in their URL (contract §9)."""
     event_id = request.path_params["event_id"]
     forum = forum_of(request)
     header = request.headers.get("authorization", "")
@@ -180,16 +192,18 @@ async def open_session(request: Request) -> Response:
                                                                         event_id) is None:
         raise Unauthorized("send a token of this event as Authorization: Bearer <token>")
     response = Response(status_code=204, headers=minutes_http.NO_STORE)
-    for path in _cookie_paths(event_id):
+    for path in await _cookie_paths(forum, event_id):
         response.set_cookie(TOKEN_COOKIE, token, path=path, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
     return response
 
 
 async def close_session(request: Request) -> Response:
-    """Forget the cookie of `open_session` (the "not me" button)."""
+    """Forget the cookies of `open_session` (the "not me" button)."""
     response = Response(status_code=204, headers=minutes_http.NO_STORE)
-    for path in _cookie_paths(request.path_params["event_id"]):
+    # the forum's series is looked up only for someone who holds its cookie
+    held = bool(request.cookies.get(TOKEN_COOKIE))
+    for path in await _cookie_paths(forum_of(request), request.path_params["event_id"], held):
         response.delete_cookie(TOKEN_COOKIE, path=path, httponly=True, samesite="strict",
                                secure=request.url.scheme == "https")
     return response
@@ -205,18 +219,29 @@ async def revoke_tokens(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     """200 ok while writes are durable; 503 degraded from a failed commit until a write
-    succeeds again (a probe write here finds out, so recovery needs no traffic)."""
+    succeeds again (a probe write here finds out, so recovery needs no traffic).
+
+    A cluster node also says whether Redis answers (`"redis": "ok"` or `"down"`, from a
+    probe of its own every second, so this never waits for Redis). Redis down does not
+    make it 503: Redis is one for all nodes, so a 503 would take every node out of the
+    proxy at once, while each node still serves the events it owns (their commits go to
+    PostgreSQL; behind the hashing proxy their clients are on that node) and followers
+    read the journal instead of the streams. Only forwarding between nodes stops
+    (`unavailable`), so `"redis": "down"` is for the operator's alerting, not for the
+    proxy's health check."""
     store = forum_of(request).store
+    cluster = getattr(request.app.state, "cluster", None)
+    extra = {} if cluster is None else {"redis": "down" if cluster.redis_error else "ok"}
     if not store.healthy:
         try:
             await asyncio.wait_for(store.probe(), 5)
         except Exception:  # noqa: BLE001 - any failure of the probe is "still degraded"
             pass
     if store.healthy:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", **extra})
     return JSONResponse({"status": "degraded", "writes": "failing",
-                         "reason": getattr(store, "last_error", None) or "writes fail"},
-                        status_code=503, headers={"Retry-After": "5"})
+                         "reason": getattr(store, "last_error", None) or "writes fail",
+                         **extra}, status_code=503, headers={"Retry-After": "5"})
 
 
 # -- pages ------------------------------------------------------------------------------

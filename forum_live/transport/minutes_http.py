@@ -230,9 +230,21 @@ async def review_page(request: Request) -> Response:
     response = page(request, "review.html", extra={
         "denied": False, "event_id": event_id, "event_title": view["event_title"],
         "minutes_body": render_body(view), "downloads": formats, "L": view["L"],
-        "rv": _review_context(rt, who, me, view, lang, token)})
+        "rv": _review_context(rt, who, me, view, lang, token),
+        "series_href": _series_href(rt, lang)})
     response.headers.update(NO_STORE)
     return response
+
+
+def _series_href(rt: "EventRuntime", lang: str) -> str:
+    """The page of the forum's series (/series/{id}) for a forum that follows another; the
+    event's cookie (`POST …/session`) opens it too."""
+    from urllib.parse import quote
+
+    from ..domain.series import series_id, series_state
+    if not series_state(rt.state).follows:
+        return ""
+    return f"/series/{quote(series_id(rt.state), safe='')}?lang={lang}"
 
 
 def _review_context(rt: "EventRuntime", who: Access, me: Participant | None,

@@ -150,7 +150,9 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("liveness", PUBLIC, {
             "200": _json({"type": "object", "required": ["status"],
-                          "properties": {"status": {"const": "ok"}}}, "alive")},
+                          "properties": {"status": {"const": "ok"},
+                                         "redis": {"enum": ["ok", "down"]}}},
+                         "alive; a cluster node also tells whether Redis answers")},
             op_id="healthz")},
         "/openapi.json": {"get": _op("this document", PUBLIC, {
             "200": _json({"type": "object"}, "the OpenAPI document")}, op_id="openapi")},
@@ -185,13 +187,16 @@ def document() -> dict[str, Any]:
         "/api/events/{event_id}/session": {
             "post": _op("exchange a token of this event (Authorization header) for an "
                         "HttpOnly, SameSite=Strict cookie scoped to the event's review page "
-                        "and downloads, so their links carry no token", EVENT_TOKEN, {
+                        "and downloads and to its series' page and overview, so their links "
+                        "carry no token", EVENT_TOKEN, {
                             "204": {"description": "cookie set (Set-Cookie: forum_token, "
-                                                   "Path=/events/{id} and /api/events/{id})"},
+                                                   "Path=/events/{id}, /api/events/{id}, "
+                                                   "/series/{series_id} and "
+                                                   "/api/series/{series_id})"},
                             **_errors(401)},
                         parameters=[EVENT_ID], op_id="openSession"),
-            "delete": _op("forget the cookie of openSession", PUBLIC, {
-                "204": {"description": "cookie cleared"}},
+            "delete": _op("forget the cookies of openSession", PUBLIC, {
+                "204": {"description": "cookies cleared"}},
                 parameters=[EVENT_ID], op_id="closeSession"),
         },
         "/api/events/{event_id}/revoke": {

@@ -4,7 +4,9 @@ before it starts and preparing its run of show. Organizer token only."""
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -158,23 +160,45 @@ async def series_states(forum: "Forum", series_id: str
     return states, statuses
 
 
-async def _series(request: Request) -> dict[str, Any]:
-    """The series view for the organizer, or (read-only) for anyone admitted to one of its
-    forums (a token of that forum as Bearer, or `?token=`)."""
-    forum = _forum(request)
-    series_id = request.path_params["series_id"]
-    organizer = forum.auth.is_organizer(request.headers.get("authorization"))
-    tokens = minutes_http._tokens(request)
-    if not organizer and not tokens:
-        raise Unauthorized("organizer token, or a token of a forum of this series")
+def _organizer_among(forum: "Forum", tokens: list[str]) -> bool:
+    organizer = forum.auth.organizer_token.encode()
+    return any(hmac.compare_digest(t.encode(), organizer) for t in tokens)
+
+
+async def visible_series(forum: "Forum", series_id: str, tokens: list[str]
+                         ) -> tuple[list[EventState], dict[str, str]] | None:
+    """The forums of the series (with their desk status) if one of `tokens` opens it: the
+    organizer's, or a token of an admitted participant of one of its forums. None for a
+    series that does not exist and for one the tokens do not open alike."""
+    organizer = _organizer_among(forum, tokens)
+    if not organizer and not any(forum.auth.signed_event(t) for t in tokens):
+        return None  # no real token: not worth reading every forum for
     states, statuses = (await series_states(forum, series_id) if len(series_id) <= 64
                         else ([], {}))
-    # a participant learns nothing of series they are not in, not even whether they exist
-    if not organizer and not (states and await _admitted_to_one(forum, states, tokens)):
-        raise Unauthorized("organizer token, or a token of a forum of this series")
     if not states:
-        raise NotFound("no such series")
-    return series.series_view(states, statuses)
+        return None
+    if organizer or await _admitted_to_one(forum, states, tokens):
+        return states, statuses
+    return None
+
+
+async def _series(request: Request) -> dict[str, Any]:
+    """The series view for the organizer, or (read-only) for anyone admitted to one of its
+    forums (a token of that forum as Bearer, the series cookie of `POST …/session`, or
+    `?token=`)."""
+    forum = _forum(request)
+    series_id = request.path_params["series_id"]
+    tokens = minutes_http._tokens(request)
+    if not tokens:
+        raise Unauthorized("organizer token, or a token of a forum of this series")
+    found = await visible_series(forum, series_id, tokens)
+    if found is None:
+        # a participant learns nothing of series they are not in, not even whether they
+        # exist; only the organizer is told that there is no such series
+        if _organizer_among(forum, tokens):
+            raise NotFound("no such series")
+        raise Unauthorized("organizer token, or a token of a forum of this series")
+    return series.series_view(*found)
 
 
 async def _admitted_to_one(forum: "Forum", states: list[EventState], tokens: list[str]) -> bool:
@@ -203,6 +227,38 @@ async def series_download(request: Request) -> Response:
     name = f"forenreihe-{request.path_params['series_id']}.{fmt}"
     return Response(body, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', **minutes_http.NO_STORE})
+
+
+async def series_page(request: Request) -> Response:
+    """GET /series/{id}: the series overview as a page, read-only. Opened by the series
+    cookie that `POST /api/events/{id}/session` sets for the forum's series (the organizer's
+    token or an admitted participant's of one of its forums); no token in the URL. Anyone
+    else sees exactly what an unknown series shows."""
+    from .i18n import choose_language, page
+    forum = _forum(request)
+    series_id = request.path_params["series_id"]
+    tokens = [t for t in (_bearer(request), request.cookies.get("forum_token", "").strip())
+              if t and len(t) < 1024]
+    found = await visible_series(forum, series_id, tokens) if tokens else None
+    if found is None:
+        response = page(request, "series.html", status_code=404, extra={"denied": True})
+        response.headers.update(minutes_http.NO_STORE)
+        return response
+    lang = choose_language(request)
+    view = series_export.prepare(series.series_view(*found), lang)
+    base = f"/api/series/{quote(series_id, safe='')}/overview"
+    downloads = [{"name": fmt, "href": f"{base}.{fmt}?{urlencode({'lang': lang})}"}
+                 for fmt in ("pdf", "docx", "md", "json")]
+    response = page(request, "series.html", extra={
+        "denied": False, "series_id": series_id, "s": view, "L": view["L"],
+        "downloads": downloads})
+    response.headers.update(minutes_http.NO_STORE)
+    return response
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization") or ""
+    return header[7:].strip() if header.startswith("Bearer ") else ""
 
 
 def _inline(model: type[Body]) -> dict[str, Any]:
@@ -236,7 +292,8 @@ def _document() -> None:
                         **o._errors(401)}, op_id="desk")
     sid = {"name": "series_id", "in": "path", "required": True, "schema": o.STR}
     series_op = o._op("a series: its forums and every action with status and history "
-                      "(organizer; read-only with a token of one of its forums)",
+                      "(organizer; read-only with a token of one of its forums, as Bearer "
+                      "or the series cookie of POST /api/events/{id}/session)",
                       o.EVENT_TOKEN, {
                           "200": o._json({"type": "object", "required": ["id", "events",
                                                                         "actions"]},
@@ -261,6 +318,12 @@ def _document() -> None:
             f"the series overview as {fmt} (organizer, or a token of one of its forums)",
             o.EVENT_TOKEN, {"200": o._binary(media_type.split(";")[0], "the overview"),
                             **o._errors(401, 404)}, parameters=[sid], op_id=f"series_{fmt}")}
+    o.EXTRA_PATHS["/series/{series_id}"] = {"get": o._op(
+        "the series overview as a read-only page (the organizer, or an admitted participant "
+        "of one of its forums, by the cookie of POST /api/events/{id}/session); anyone "
+        "else gets the same 404 page as for a series that does not exist", o.EVENT_TOKEN, {
+            "200": o._html("the series page"), "404": o._html("no such series (or no access)")},
+        parameters=[sid, o.LANG_QUERY], op_id="seriesPage")}
     o.EXTRA_PATHS["/api/desk"] = {"get": desk_op}
     o.EXTRA_PATHS["/api/series/{series_id}"] = {"get": series_op}
     o.EXTRA_PATHS.setdefault("/api/events/{event_id}", {})["patch"] = edit_op
@@ -279,4 +342,5 @@ def routes() -> list[Route]:
         Route("/api/events/{event_id}", edit_event, methods=["PATCH"]),
         Route("/api/events/{event_id}/agenda", put_agenda, methods=["PUT"]),
         Route("/api/events/{event_id}/agenda", get_agenda, methods=["GET"]),
+        Route("/series/{series_id}", series_page, methods=["GET"]),
     ]

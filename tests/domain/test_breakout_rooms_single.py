@@ -7,6 +7,8 @@ import pytest
 
 from forum_live.domain import breakouts
 from forum_live.domain.errors import Conflict, Forbidden, NotFound
+from forum_live.domain.media import listen_entries, listeners
+from forum_live.domain.views import ready_state
 
 from tests.support.domain import Scenario
 
@@ -117,3 +119,26 @@ def test_a_room_extended_without_a_round_timer_gets_its_own_end() -> None:
     closing = sc.commit(breakouts.due(sc.state, sc.ctx(), 60))
     assert [e.kind for e in closing][0] == "breakouts.room_closed"
     assert sc.state.breakout is not None and not sc.state.rooms[a].open
+
+
+def test_who_listens_in_is_told_to_that_room_only_and_folds_the_same() -> None:
+    sc, mod, rooms, people = setup_rooms()
+    a, b, _ = rooms
+    [started] = sc.commit(listen_entries(sc.state, sc.ctx(), mod, a))
+    assert (started.kind, started.room, started.audience.value) == ("breakouts.listening", a, "room")
+    assert started.data == {"room": a, "participant": mod, "name": "Moderatorin", "listening": True}
+    assert sc.commit(listen_entries(sc.state, sc.ctx(), mod, a)) == []  # asked again: nothing
+    member_a, member_b = next(iter(in_room(sc, a))), next(iter(in_room(sc, b)))
+    assert sc.state.visible(started, member_a) and not sc.state.visible(started, member_b)
+    assert not sc.state.visible(started, mod)  # in the plenary: not of that room
+    assert ready_state(sc.state, member_a)["listening"] == [{"participant": mod, "name": "Moderatorin"}]
+    assert ready_state(sc.state, member_b)["listening"] == []
+    # to room b: a is told it ended, b that it began, in one decision
+    ended, began = sc.commit(listen_entries(sc.state, sc.ctx(), mod, b))
+    assert (ended.room, ended.data["listening"], ended.data["reason"]) == (a, False, "switched")
+    assert (began.room, began.data["listening"]) == (b, True)
+    assert listeners(sc.state, a) == [] and listeners(sc.state, b)[0]["participant"] == mod
+    assert listeners(sc.rebuilt(), b) == listeners(sc.state, b)
+    [stopped] = sc.commit(listen_entries(sc.state, sc.ctx(), mod, None, "closed"))
+    assert stopped.data["reason"] == "closed" and stopped.actor is None
+    assert listeners(sc.state, b) == [] and listeners(sc.rebuilt(), b) == []

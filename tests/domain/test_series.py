@@ -102,6 +102,8 @@ def test_the_assignee_may_mark_own_action_done_others_may_not() -> None:
     f2 = forum(2, f1)
     kraus = f2.person("Frau Kraus")
     other = f2.person("Herr Anders")
+    mod = f2.person("Moderator", moderator=True)
+    f2.do(mod, "carried.update", item=ids["karte"], assignee_id=kraus)
     with pytest.raises(Forbidden):
         f2.do(other, "carried.update", item=ids["karte"], status="done")
     with pytest.raises(Forbidden):
@@ -110,6 +112,58 @@ def test_the_assignee_may_mark_own_action_done_others_may_not() -> None:
     assert series.series_state(f2.state).items[ids["karte"]]["status"] == "done"
     with pytest.raises(Forbidden):  # a participant learns nothing of items not theirs
         f2.do(kraus, "carried.update", item="nope", status="done")
-    mod = f2.person("Moderator", moderator=True)
     with pytest.raises(NotFound):
         f2.do(mod, "carried.update", item="nope", status="done")
+
+
+def test_the_name_alone_makes_nobody_the_assignee() -> None:
+    """Anyone may join as "Frau Kraus": only the person a moderator of this forum chose
+    from its participants acts as the assignee, and only in this forum."""
+    f1, ids = first_forum()
+    f2 = forum(2, f1)
+    kraus = f2.person("Frau Kraus")
+    namesake = f2.person("frau kraus ")
+    mod = f2.person("Moderator", moderator=True)
+    assert "assignee_id" not in series.series_state(f2.state).items[ids["karte"]]
+    with pytest.raises(Forbidden):  # not confirmed yet: the name is not enough
+        f2.do(kraus, "carried.update", item=ids["karte"], status="done")
+    with pytest.raises(Forbidden):  # only moderators confirm
+        f2.do(kraus, "carried.update", item=ids["karte"], assignee_id=kraus)
+    with pytest.raises(NotFound):  # a participant of this forum, admitted
+        f2.do(mod, "carried.update", item=ids["karte"], assignee_id="someone-elsewhere")
+    [e] = f2.do(mod, "carried.update", item=ids["karte"], assignee_id=kraus)
+    assert e.data["change"]["assignee_id"] == kraus and "assignee" not in e.data["change"]
+    item = series.series_state(f2.state).items[ids["karte"]]
+    assert (item["assignee"], item["assignee_id"]) == ("Frau Kraus", kraus)
+    with pytest.raises(Forbidden):  # the same name, another person
+        f2.do(namesake, "carried.update", item=ids["karte"], status="done")
+    f2.do(kraus, "carried.update", item=ids["karte"], note="fast fertig")
+    # confirming someone of another name names them; a new name alone undoes it
+    lenz = f2.person("Herr Lenz")
+    f2.do(mod, "carried.update", item=ids["bericht"], assignee_id=lenz)
+    f2.do(lenz, "carried.update", item=ids["bericht"], due="2026-10-01")
+    f2.do(mod, "carried.update", item=ids["bericht"], assignee="Frau Berg")
+    bericht = series.series_state(f2.state).items[ids["bericht"]]
+    assert (bericht["assignee"], bericht["assignee_id"]) == ("Frau Berg", None)
+    with pytest.raises(Forbidden):
+        f2.do(lenz, "carried.update", item=ids["bericht"], status="done")
+    f2.do(mod, "carried.update", item=ids["karte"], assignee_id="")  # taken back
+    with pytest.raises(Forbidden):
+        f2.do(kraus, "carried.update", item=ids["karte"], status="done")
+    f2.do(mod, "carried.update", item=ids["karte"], assignee_id=kraus)
+    assert series.carried_view(f2.rebuilt()) == series.carried_view(f2.state)
+
+    # the next forum: the name travels, the confirmation does not (ids are per forum)
+    f3 = forum(3, f2)
+    karte = series.series_state(f3.state).items[ids["karte"]]
+    assert karte["assignee"] == "Frau Kraus" and "assignee_id" not in karte
+    kraus3 = f3.person("Frau Kraus")
+    with pytest.raises(Forbidden):
+        f3.do(kraus3, "carried.update", item=ids["karte"], status="done")
+    mod3 = f3.person("Moderatorin", moderator=True)
+    f3.do(mod3, "carried.update", item=ids["karte"], assignee_id=kraus3)
+    f3.do(kraus3, "carried.update", item=ids["karte"], status="done")
+    view = series.series_view([f1.state, f2.state, f3.state])
+    karte_view = next(a for a in view["actions"] if a["id"] == ids["karte"])
+    assert karte_view["status"] == "done"
+    assert [h["by"]["name"] for h in karte_view["history"]][-1] == "Frau Kraus"

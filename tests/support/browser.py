@@ -52,7 +52,7 @@ async def open_page(browser: Browser, console: Console, url: str,
     """A fresh context (own storage, like another person's browser) showing `url`."""
     context_args.setdefault("viewport", {"width": 1280, "height": 800})
     context = await browser.new_context(**context_args)
-    context.set_default_timeout(8000)
+    context.set_default_timeout(20000)  # a deadline on a loaded CI machine, not a speed
     await context.add_init_script(SPY_SOCKETS)
     page = await context.new_page()
     console.watch(page)

@@ -48,7 +48,7 @@ class LiveServer:
         return self.app.state.forum
 
     def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=10)
+        return httpx.AsyncClient(base_url=self.base, timeout=60)  # deadlines, not speed: CI is loaded
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -139,7 +139,7 @@ class Client:
                 raise PermissionError(frame)
         return c
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv(self, timeout: float = 30.0) -> dict[str, Any]:
         frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         t = frame["type"]
         if t == "ready":
@@ -153,7 +153,7 @@ class Client:
             self.events.append(frame)
         return frame
 
-    async def request(self, type_: str, timeout: float = 5.0, **body: Any) -> dict[str, Any]:
+    async def request(self, type_: str, timeout: float = 30.0, **body: Any) -> dict[str, Any]:
         """Send a frame with a fresh ref and wait for its reply (collecting events meanwhile)."""
         ref = next(_refs)
         await self.ws.send(json.dumps({"type": type_, "ref": ref, **body}))
@@ -163,7 +163,7 @@ class Client:
             await self.recv(max(0.01, deadline - loop.time()))
         return self.replies.pop(ref)
 
-    async def requests(self, *frames: dict[str, Any], timeout: float = 10.0
+    async def requests(self, *frames: dict[str, Any], timeout: float = 30.0
                        ) -> list[dict[str, Any]]:
         """Send several frames at once, then wait for all their replies (in send order)."""
         refs = []
@@ -177,7 +177,7 @@ class Client:
             await self.recv(max(0.01, deadline - loop.time()))
         return [self.replies.pop(r) for r in refs]
 
-    async def wait_for(self, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for(self, pred: Any, timeout: float = 30.0) -> dict[str, Any]:
         """The first event (already seen or coming) for which pred(event) is true."""
         for e in self.events:
             if pred(e):

@@ -32,7 +32,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=10)
+        return httpx.AsyncClient(base_url=self.base, timeout=60)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -3,10 +3,13 @@
 // (agenda.next), skip or move a step to come and add one live. Below it the
 // "Wiedervorlage": actions and questions carried forward from the forum before; a
 // moderator (or the assignee) marks an action done, reassigns it or moves its date, and
-// says how a question was answered. The section builds its own DOM after #agenda.
+// says how a question was answered. Who the assignee is, a moderator confirms by choosing
+// the person from this forum's participants (a name alone makes nobody the assignee).
+// A link opens the page of the whole series (/series/{id}, the event's cookie opens it).
+// The section builds its own DOM after #agenda.
 
 import { $, clear, h, show, setText } from "./dom.js";
-import { t } from "./i18n.js";
+import { pageLang, t } from "./i18n.js";
 import { isModerator } from "./state.js";
 import { errorKey } from "./resync.js";
 
@@ -109,7 +112,8 @@ export function install({ store, socket, notify, session }) {
   const section = h("section", { id: "run", class: "card agenda run", attrs: { "aria-labelledby": "run-title" }, hidden: true },
     h("h2", { id: "run-title" }, t("run_title")), now, controls, list);
   const carriedList = h("ul", { id: "carried-list", class: "carried-list" });
-  const seriesLinks = h("p", { class: "carried-series" }, t("carried_series"), " ",
+  const seriesPage = h("a", { id: "series-page", class: "btn btn--small", href: "#", target: "_blank", rel: "noopener" }, t("series_page"));
+  const seriesLinks = h("p", { class: "carried-series" }, t("carried_series"), " ", seriesPage, " ",
     ["pdf", "md"].map((fmt) => [h("button", { type: "button", class: "btn btn--small btn--quiet",
       on: { click: () => seriesDownload(fmt) } }, t(`org_export_${fmt}`)), " "]));
   const seriesBox = h("div", { id: "series-view" });
@@ -219,12 +223,17 @@ export function install({ store, socket, notify, session }) {
   function renderCarried(moderator) {
     const items = model().carried || [];
     show(carried, items.length > 0 || Boolean(model().seriesId));
+    const sid = model().seriesId;
+    if (sid) seriesPage.href = `/series/${encodeURIComponent(sid)}?lang=${encodeURIComponent(pageLang())}`;
+    show(seriesPage, Boolean(sid));
     clear(carriedList);
-    const me = (model().me && model().me.name || "").trim().toLowerCase();
+    const meId = model().me && model().me.id;
     for (const item of items) {
-      const mine = item.kind === "action" && (item.assignee || "").trim().toLowerCase() === me && me;
+      // the assignee is the participant a moderator confirmed, never whoever has the name
+      const mine = item.kind === "action" && Boolean(meId) && item.assignee_id === meId;
       const meta = [];
       if (item.assignee) meta.push(t("carried_who", { name: item.assignee }));
+      if (item.kind === "action" && item.assignee) meta.push(t(item.assignee_id ? "carried_confirmed" : "carried_unconfirmed"));
       if (item.due) meta.push(t("carried_due", { date: item.due }));
       if (topicTitle(item.topic) || item.topic_title) meta.push(topicTitle(item.topic) || item.topic_title);
       meta.push(t(`carried_${item.status}`));
@@ -245,21 +254,42 @@ export function install({ store, socket, notify, session }) {
   }
 
   let counter = 0;
+  /** The admitted people of this forum to choose the assignee from (the one confirmed
+   * stays listed after leaving). */
+  function fillPeople(select, item) {
+    const people = [...(model().participants || new Map()).values()]
+      .filter((p) => !p.standing || p.standing === "admitted")
+      .sort((a, b) => a.name.localeCompare(b.name));
+    if (item.assignee_id && !people.some((p) => p.id === item.assignee_id)) {
+      people.unshift({ id: item.assignee_id, name: item.assignee || item.assignee_id });
+    }
+    const chosen = select.value || item.assignee_id || "";
+    clear(select).append(h("option", { value: "" }, t("carried_confirm_none")),
+      ...people.map((p) => h("option", { value: p.id }, p.organization ? `${p.name} (${p.organization})` : p.name)));
+    select.value = chosen;
+  }
+
   function editAction(item) {
     counter += 1;
+    const person = h("select", { id: `carried-${counter}-person` });
+    fillPeople(person, item);
     const who = h("input", { id: `carried-${counter}-who`, value: item.assignee || "", maxLength: 120 });
     const due = h("input", { id: `carried-${counter}-due`, type: "date", value: item.due || "" });
     const form = h("form", { class: "carried-edit form-row" },
+      field(t("carried_confirm"), person),
       field(t("carried_assignee"), who), field(t("carried_new_due"), due),
       h("button", { type: "submit", class: "btn btn--small" }, t("carried_save")));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const body = { item: item.id };
+      if (person.value !== (item.assignee_id || "")) body.assignee_id = person.value;
       if (who.value.trim() !== (item.assignee || "")) body.assignee = who.value.trim();
       if (due.value && due.value !== item.due) body.due = due.value;
       if (Object.keys(body).length > 1) send("carried.update", body);
     });
-    return h("details", { class: "carried-item__edit" }, h("summary", {}, t("carried_edit")), form);
+    const details = h("details", { class: "carried-item__edit" }, h("summary", {}, t("carried_edit")), form);
+    details.addEventListener("toggle", () => { if (details.open) fillPeople(person, item); });
+    return details;
   }
 
   function answerForm(item) {

@@ -19,11 +19,12 @@ import * as breakouts from "./breakouts.js";
 import * as polls from "./polls.js";
 import * as minutes from "./minutes.js";
 import * as media from "./media.js";
+import * as listening from "./listening.js";
 import * as meeting from "./meeting.js";
 import * as agendaRun from "./agenda_run.js";
 
 // Feature modules; later ones (breakouts, polls, minutes, media) are added to this list.
-const MODULES = [agenda, agendaRun, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation, media, meeting];
+const MODULES = [agenda, agendaRun, participants, hands, chat, breakouts, polls, minutes, lobby, floor, qa, reactions, timers, moderation, media, listening, meeting];
 
 const root = $("#event-root");
 const eventId = root.dataset.eventId;

@@ -304,7 +304,8 @@ function seriesExports(event) {
     try { clear(box).append(seriesView(await api("GET", `/api/series/${sid}`))); }
     catch (err) { setText(box, describe(err)); }
   });
-  return h("div", {}, seriesExportLinks(event, sid), details);
+  const page = h("a", { class: "btn btn--small event-item__series-page", href: `/series/${sid}`, target: "_blank", rel: "noopener" }, t("series_page"));
+  return h("div", {}, h("p", {}, page), seriesExportLinks(event, sid), details);
 }
 
 function seriesExportLinks(event, sid) {
@@ -463,7 +464,8 @@ function agendaEditor(event) {
 }
 
 async function openSessions(events) {
-  // A cookie per forum for its review page and downloads: their links carry no token.
+  // A cookie per forum for its review page and downloads, and for its series' page
+  // (/series/{id}): their links carry no token.
   await Promise.all(events.map((event) => fetch(`/api/events/${encodeURIComponent(event.id)}/session`, {
     method: "POST", headers: { Authorization: `Bearer ${token()}` },
   }).catch(() => null)));

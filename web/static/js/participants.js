@@ -71,5 +71,5 @@ export function install({ store }) {
   }
 
   for (const topic of ["reset", "participant.joined", "participant.left", "participant.role",
-    "participant.removed", "media.muted"]) store.subscribe(topic, redraw);
+    "participant.removed", "media.muted", "breakouts.listening"]) store.subscribe(topic, redraw);
 }
