@@ -204,7 +204,7 @@ def word_cloud(answers: list[str], top: int = 40) -> list[list[Any]]:
     return [[w, n] for w, n in words.most_common(top)]
 
 
-ROOM_BALLOTS = "#n"  # the ballot box's per-room ballot count (store/sqlite.py)
+ROOM_BALLOTS = "#n"  # the ballot box's per-room ballot count (store/batch.py)
 
 
 def shown_rooms(poll: Poll, rooms: list[str], k: int) -> list[str]:

@@ -18,36 +18,30 @@ own (connection lost, server shutting down, disk full: StoreUnavailable).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, AsyncIterator, Callable, Sequence
 
 import asyncpg
 
 from ..domain.entries import Entry
-from ..domain.polls import ROOM_BALLOTS
-from . import (OnCommit, Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable,
-               batch)
+from . import Receipt, StoreClosed, StoreConflict, StoreError, StoreUnavailable, batch
+from .sql import BALLOT_TABLES, Sql, migration_files
 
 log = logging.getLogger(__name__)
 
-INSERT_ENTRY = batch.INSERT_ENTRY.format(
-    ", ".join(f"${i}" for i in range(1, batch.JOURNAL_COLUMNS + 1)))
+SQL = Sql(numbered=True, ignore="INSERT INTO {} ON CONFLICT DO NOTHING",
+          probe="INSERT INTO store_probe (id, at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+          erased=("journal", *BALLOT_TABLES, "snapshots", "event_owners", "minutes_files",
+                  "cluster_requests"))
 # the receipt of a forwarded request (cluster): a second row of the same id (its asker gave
 # up on it: 'abandoned') fails the append on the primary key, so it is never applied
 INSERT_RECEIPT = ("INSERT INTO cluster_requests (id, event_id, until, state, reply) "
                   "VALUES ($1, $2, to_timestamp($3), 'done', $4)")
 MIGRATION_LOCK = 0x666F72756D  # pg_advisory_lock key while migrating ("forum")
 PAGE = 2000  # journal rows per read
-BALLOT_TABLES = {  # table -> its columns
-    "poll_voters": ("event_id", "poll_id", "participant_id"),
-    "poll_counts": ("event_id", "poll_id", "room", "option", "n"),
-    "poll_texts": ("event_id", "poll_id", "shuffle", "room", "text"),
-}
 # SQLSTATE classes and codes where the storage, not the write, is the problem
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "58", "40")
 _UNAVAILABLE_CODES = ("25006", "55P03", "55006", "42501", "P0001")
@@ -81,39 +75,9 @@ def store_error(exc: BaseException) -> StoreError:
 
 def migrations() -> list[tuple[int, str]]:
     """(number, sql) for every file pg_migrations/NNN_name.sql, in order."""
-    out = []
-    for f in resources.files("forum_live.store").joinpath("pg_migrations").iterdir():
-        if f.name.endswith(".sql"):
-            out.append((int(f.name.split("_", 1)[0]), f.read_text(encoding="utf-8")))
-    return sorted(out)
+    return migration_files("pg_migrations")
 
 
-def _sealed_statements(event_id: str, e: Entry) -> Statements:
-    """The ballot-box writes of a sealed entry: nothing that links voter and choice (no
-    time, no serial id; a free-text answer is keyed by a random value)."""
-    d = e.data
-    if e.kind == "poll.voter":
-        return [("INSERT INTO poll_voters (event_id, poll_id, participant_id) "
-                 "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                 [(event_id, d["poll"], d["participant"])])]
-    if e.kind == "poll.ballot":
-        # ROOM_BALLOTS counts the ballots of each room (see domain/polls.py)
-        keys = [*(d.get("keys") or []), ROOM_BALLOTS]
-        out: Statements = [(
-            "INSERT INTO poll_counts (event_id, poll_id, room, option, n) "
-            "VALUES ($1, $2, $3, $4, 1) ON CONFLICT (event_id, poll_id, room, option) "
-            "DO UPDATE SET n = poll_counts.n + 1",
-            [(event_id, d["poll"], d["room"], k) for k in keys])]
-        if d.get("text") is not None:
-            out.append(("INSERT INTO poll_texts (event_id, poll_id, shuffle, room, text) "
-                        "VALUES ($1, $2, $3, $4, $5)",
-                        [(event_id, d["poll"], secrets.token_hex(16), d["room"], d["text"])]))
-        return out
-    raise StoreError(f"no ballot box for sealed entry {e.kind!r}")
-
-
-_entry_params = batch.entry_params
-_Write = batch.Write
 
 
 class _NotStarted(Exception):
@@ -121,31 +85,19 @@ class _NotStarted(Exception):
 
 
 @dataclass
-class PostgresStore:
+class PostgresStore(batch.SqlWrites):
+    sql = SQL
     url: str
-    max_batch: int = 512
     pool_size: int = 4
     command_timeout: float = 30.0
     _db: Any = None  # the writer's asyncpg connection
     _pool: Any = None  # readers
-    _queue: asyncio.Queue[_Write | None] = field(default_factory=asyncio.Queue)
-    _writer: asyncio.Task[None] | None = None
-    commits: int = 0  # transactions, for tests and benchmarks of the group commit
-    appended: int = 0
-    failures: int = 0  # writes that failed, for healthz and tests
-    _heads: dict[str, int] = field(default_factory=dict)  # committed last seq per event
-    _healthy: bool = True
-    last_error: str | None = None
     # Cluster (issue 14): with `fencing` on, an append carries the owner epoch this node
     # holds for its event (`fence()`) and is refused without one; `on_fenced` hears of
     # every event whose append was refused because its epoch moved on.
     fencing: bool = False
     fences: dict[str, int] = field(default_factory=dict)
     on_fenced: list[Callable[[str], None]] = field(default_factory=list)
-
-    @property
-    def healthy(self) -> bool:
-        return self._healthy
 
     # -- connections -----------------------------------------------------------------
     async def _connect(self) -> Any:
@@ -199,10 +151,7 @@ class PostgresStore:
                 db.terminate()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._queue.put(None)
-            await self._writer
-            self._writer = None
+        await self._stop_writer()
         await self._drop_connection()
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -221,100 +170,29 @@ class PostgresStore:
             self.fences[event_id] = epoch
         self._heads.pop(event_id, None)
 
-    # -- writes ----------------------------------------------------------------------
-    def _submit(self, statements: Statements, on_commit: OnCommit | None = None,
-                **check: Any) -> asyncio.Future[None]:
-        if self._writer is None or self._writer.done():
-            raise StoreClosed("the store is closed")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Write(statements, fut, on_commit, **check))
-        return fut
-
-    def append(self, event_id: str, entries: Sequence[Entry],
-               on_commit: OnCommit | None = None, *, expect: int,
-               receipts: Sequence[Receipt] = ()) -> asyncio.Future[None]:
-        self.appended += len(entries)
-        statements: Statements = []
-        journaled, head = batch.journaled(entries, expect)
+    def _epoch(self, event_id: str) -> int | None:
+        """The epoch an append of the event carries (see fence()); with fencing on, an
+        append this node holds none for is refused before anything is queued."""
         epoch = self.fences.get(event_id)
         if self.fencing and epoch is None:
             raise StoreFenced(f"event {event_id}: this node does not own it")
-        if receipts:  # first: a request given up on fails before anything else is sent
-            reply = json.dumps({"seqs": [e.seq for e in journaled]})
-            statements.append((INSERT_RECEIPT, [(r.request, event_id, r.until, reply)
-                                                for r in receipts]))
-        if journaled:
-            statements.append((INSERT_ENTRY, [_entry_params(event_id, e) for e in journaled]))
-        for e in entries:
-            if e.sealed:
-                statements += _sealed_statements(event_id, e)
-        return self._submit(statements, on_commit, event_id=event_id, expect=expect, head=head,
-                            epoch=epoch)
+        return epoch
 
-    async def probe(self) -> None:
-        """One real write: fails while the database is unreachable or refuses writes."""
-        await self._submit([("INSERT INTO store_probe (id, at) VALUES (1, $1) "
-                             "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                             [(secrets.token_hex(8),)])])
+    def _receipts(self, event_id: str, entries: Sequence[Entry],
+                  receipts: Sequence[Receipt]) -> Statements:
+        """The receipts of the forwarded requests an append applies, written in its
+        savepoint of the batch's transaction (so with its entries or not at all); the reply
+        is the one the asker would have got: the seqs journaled."""
+        if not receipts:
+            return []
+        reply = json.dumps({"seqs": [e.seq for e in entries if not e.sealed]})
+        return [(INSERT_RECEIPT, [(r.request, event_id, r.until, reply) for r in receipts])]
 
-    async def create_event(self, row: dict[str, str], first: Entry) -> None:
-        await self._submit([
-            ("INSERT INTO events (id, title, created_at, participant_key, moderator_key, status)"
-             " VALUES ($1, $2, $3, $4, $5, $6)",
-             [(row["id"], row["title"], row["created_at"], row["participant_key"],
-               row["moderator_key"], row.get("status", "open"))]),
-            (INSERT_ENTRY, [_entry_params(row["id"], first)]),
-        ], event_id=row["id"], expect=0, head=first.seq)
+    # -- the group commit (the writes themselves: batch.SqlWrites) -------------------
+    async def _read_head(self, event_id: str) -> int:
+        return int(await self._db.fetchval(self.sql.head, event_id))
 
-    async def set_status(self, event_id: str, status: str) -> None:
-        await self._submit([("UPDATE events SET status = $1 WHERE id = $2",
-                             [(status, event_id)])])
-
-    async def revoke_tokens(self, event_id: str, participant_key: str,
-                            moderator_key: str) -> None:
-        """New invite keys and the next token generation: every token issued so far ends."""
-        await self._submit([("UPDATE events SET participant_key = $1, moderator_key = $2, "
-                             "token_gen = token_gen + 1 WHERE id = $3",
-                             [(participant_key, moderator_key, event_id)])])
-
-    async def delete_event(self, event_id: str) -> None:
-        """Forget an event entirely (GDPR erasure): its row, journal, ballot box and
-        snapshot, in one transaction behind every write already queued."""
-        one: list[Sequence[Any]] = [(event_id,)]
-        await self._submit([(f"DELETE FROM {table} WHERE event_id = $1", one)
-                            for table in ("journal", *BALLOT_TABLES, "snapshots",
-                                          "event_owners", "minutes_files",
-                                          "cluster_requests")]
-                           + [("DELETE FROM events WHERE id = $1", one)], forget=event_id)
-
-    async def save_snapshot(self, event_id: str, seq: int, blob: bytes) -> None:
-        await self._submit([("INSERT INTO snapshots (event_id, seq, data) VALUES ($1, $2, $3) "
-                             "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, "
-                             "data = excluded.data WHERE excluded.seq >= snapshots.seq",
-                             [(event_id, seq, bytes(blob))])])
-
-    async def save_minutes_files(self, event_id: str, files: Sequence[bytes]) -> None:
-        await self._submit([("INSERT INTO minutes_files (event_id, sha256, data) "
-                             "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                             [(event_id, hashlib.sha256(b).hexdigest(), bytes(b))
-                              for b in files])])
-
-    async def flush(self) -> None:
-        """Wait until everything appended so far is committed."""
-        await self._submit([])
-
-    async def _write_loop(self) -> None:
-        await batch.drain(self._queue, self.max_batch, self._commit_batch)
-
-    async def _head(self, event_id: str, tentative: dict[str, int]) -> int:
-        if event_id in tentative:
-            return tentative[event_id]
-        if event_id not in self._heads:
-            self._heads[event_id] = int(await self._db.fetchval(
-                "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE event_id = $1", event_id))
-        return self._heads[event_id]
-
-    async def _transaction(self, writes: list[_Write], tentative: dict[str, int]) -> bool:
+    async def _transaction(self, writes: list[batch.Write], tentative: dict[str, int]) -> bool:
         """The batch in one transaction, a savepoint per write; True if anything was
         written. Raises _NotStarted if the transaction could not begin."""
         if self._db is None or self._db.is_closed():
@@ -343,12 +221,8 @@ class PostgresStore:
                         w.error = StoreFenced(f"event {w.event_id}: owner epoch is "
                                               f"{owners[w.event_id]}, not {w.epoch}")
                         continue
-                if w.event_id is not None and w.expect is not None:
-                    head = await self._head(w.event_id, tentative)
-                    if head != w.expect:
-                        w.error = StoreConflict(f"event {w.event_id}: the journal is at "
-                                                f"seq {head}, the write follows {w.expect}")
-                        continue
+                if await self._stale(w, tentative):
+                    continue
                 if not w.statements:
                     continue
                 try:
@@ -378,12 +252,14 @@ class PostgresStore:
         await tr.commit()
         return wrote
 
-    async def _commit_batch(self, writes: list[_Write]) -> None:
+    async def _commit_batch(self, writes: list[batch.Write]) -> None:
         """One transaction for the batch, a savepoint per write: a write that fails (a
         conflict, a value that cannot be stored, a refusal) is rolled back alone and fails
         alone. Only a failure of the transaction itself (connection lost, server down)
         fails them all."""
         tentative: dict[str, int] = {}
+        wrote = False
+        failed: StoreError | None = None
         try:
             try:
                 wrote = await self._transaction(writes, tentative)
@@ -396,23 +272,15 @@ class PostgresStore:
         except Exception as exc:  # nothing of the batch is durable (or, if the COMMIT
             # itself was lost, unknown: the runtime re-reads the journal either way)
             cause = exc.__cause__ if isinstance(exc, _NotStarted) else exc
-            err = store_error(cause if cause is not None else exc)
+            failed = store_error(cause if cause is not None else exc)
             self._healthy = False
-            self.last_error = str(err)
-            if self._db is None or self._db.is_closed() or isinstance(err, StoreUnavailable):
+            self.last_error = str(failed)
+            if self._db is None or self._db.is_closed() or isinstance(failed, StoreUnavailable):
                 await self._drop_connection()
-            for w in writes:
-                w.error = err
-            self._heads.clear()  # re-read what is durable on the next write
-        else:
-            self.commits += 1
-            self._heads.update(tentative)
-            if wrote:
-                self._healthy = True
-                self.last_error = None
+        self._batch_done(writes, failed, tentative, wrote)
         self.failures += batch.settle(writes, log, on_failed=self._failed, on_done=self._done)
 
-    def _failed(self, w: _Write) -> None:
+    def _failed(self, w: batch.Write) -> None:
         if isinstance(w.error, StoreFenced) and w.event_id is not None:
             self._heads.pop(w.event_id, None)
             for hook in self.on_fenced:
@@ -421,7 +289,7 @@ class PostgresStore:
                 except Exception:
                     log.exception("on_fenced hook failed")
 
-    def _done(self, w: _Write) -> None:
+    def _done(self, w: batch.Write) -> None:
         if w.forget is not None:
             self._heads.pop(w.forget, None)
 
@@ -447,7 +315,7 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     async def event_row(self, event_id: str) -> dict[str, str] | None:
-        rows = await self._fetch("SELECT * FROM events WHERE id = $1", event_id)
+        rows = await self._fetch(self.sql.event_row, event_id)
         if not rows:
             return None
         out = dict(rows[0])
@@ -477,24 +345,16 @@ class PostgresStore:
 
     async def sealed(self, event_id: str) -> AsyncIterator[Entry]:
         """The ballot box as entries for the fold: voters, counts, texts (by random key)."""
-        for kind, sql in (
-                ("poll.voter", "SELECT poll_id, participant_id FROM poll_voters "
-                               "WHERE event_id = $1"),
-                ("poll.tally", "SELECT poll_id, room, option, n FROM poll_counts "
-                               "WHERE event_id = $1"),
-                ("poll.ballot", "SELECT poll_id, room, text FROM poll_texts "
-                                "WHERE event_id = $1 ORDER BY shuffle")):
+        for kind, sql in self.sql.sealed:
             for r in await self._fetch(sql, event_id):
                 yield batch.sealed_entry(kind, r)
 
     async def load_snapshot(self, event_id: str) -> tuple[int, bytes] | None:
-        rows = await self._fetch("SELECT seq, data FROM snapshots WHERE event_id = $1",
-                                 event_id)
+        rows = await self._fetch(self.sql.load_snapshot, event_id)
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     async def load_minutes_file(self, event_id: str, sha256: str) -> bytes | None:
-        rows = await self._fetch("SELECT data FROM minutes_files WHERE event_id = $1 AND "
-                                 "sha256 = $2", event_id, sha256)
+        rows = await self._fetch(self.sql.load_minutes_file, event_id, sha256)
         return bytes(rows[0][0]) if rows else None
 
     # -- the ballot box at rest (issue 13) --------------------------------------------
