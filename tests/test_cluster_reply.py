@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import asyncpg
@@ -15,10 +14,10 @@ import httpx
 import pytest
 
 from tests.support.live import Client, create_event, join
-from tests.support.pg import PgServer
+from tests.support.pg import sql
 from tests.support.process import ServerProcess
 from tests.support.redis import RedisServer, redis_server  # noqa: F401 - the session's Redis
-from tests.test_cluster import journal, sql, start_cluster, stop_all
+from tests.test_cluster import Cluster, cluster, journal  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -79,11 +78,10 @@ def said(rows: list[Any], text: str) -> list[int]:
 
 
 async def test_a_reply_lost_with_redis_is_ok_once_and_healthz_reports_redis(
-        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
+        cluster: Cluster, redis_server: RedisServer) -> None:  # noqa: F811
     # a long lease (the test holds the owner row) and a long forwarding timeout: the ok
     # must come from the owner's receipt in PostgreSQL, not from giving up
-    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=30.0,
-                                    FORUM_LIMIT_FORWARD_TIMEOUT_S="600")
+    nodes, db = await cluster.start(lease_s=30.0, FORUM_LIMIT_FORWARD_TIMEOUT_S="600")
     n1, n2 = nodes
     try:
         async with n1.http() as h1:
@@ -128,45 +126,41 @@ async def test_a_reply_lost_with_redis_is_ok_once_and_healthz_reports_redis(
     finally:
         if redis_server.proc is None or redis_server.proc.poll() is not None:
             redis_server.start()
-        stop_all(nodes)
 
 
 async def test_a_command_given_up_on_is_unavailable_and_never_applied_later(
-        tmp_path: Path, postgres: PgServer, redis_server: RedisServer) -> None:  # noqa: F811
-    nodes, db = await start_cluster(tmp_path, postgres, redis_server, lease_s=30.0)
+        cluster: Cluster) -> None:  # noqa: F811
+    nodes, db = await cluster.start(lease_s=30.0)
     n1, n2 = nodes
+    async with n1.http() as h1:
+        ev = await create_event(h1)
+        anna = await join(h1, ev, "Anna")
+    a = await Client.connect(n2, ev["id"], anna["token"])
+    room = ev["plenary_room"]
+    held = await hold_commits(db, ev["id"])
     try:
-        async with n1.http() as h1:
-            ev = await create_event(h1)
-            anna = await join(h1, ev, "Anna")
-        a = await Client.connect(n2, ev["id"], anna["token"])
-        room = ev["plenary_room"]
-        held = await hold_commits(db, ev["id"])
-        try:
-            await a.ws.send(json.dumps({"type": "chat.send", "ref": "late", "room": room,
-                                        "text": "zu spät"}))
-            await eventually(lambda: commit_waiting(db), "the owner's commit waits")
-            # the owner decided it, its commit waits; the follower's wait runs out (8 s)
-            reply = await reply_to(a, "late")
-            assert reply["type"] == "error" and reply["code"] == "unavailable", reply
-        finally:
-            await release(held)  # now the owner's commit of it goes on, and is refused
-        # the person tries again, as told: applied once, the first attempt never
-        loop = asyncio.get_running_loop()
-        until = loop.time() + WAIT_S
-        while True:
-            again = await a.request("chat.send", timeout=WAIT_S, room=room, text="zu spät")
-            if again["type"] == "ok" or loop.time() > until:
-                break
-            assert again["code"] == "unavailable", again  # (the owner re-reads its journal)
-            await asyncio.sleep(0.5)
-        assert again["type"] == "ok", again
-        await a.request("ping", timeout=WAIT_S)
-        assert "late" not in a.replies
-        rows = await journal(db, ev["id"])
-        assert said(rows, "zu spät") == [again["seq"]]
-        assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
-        assert [e["seq"] for e in a.of("chat.message")] == [again["seq"]]
-        await a.close()
+        await a.ws.send(json.dumps({"type": "chat.send", "ref": "late", "room": room,
+                                    "text": "zu spät"}))
+        await eventually(lambda: commit_waiting(db), "the owner's commit waits")
+        # the owner decided it, its commit waits; the follower's wait runs out (8 s)
+        reply = await reply_to(a, "late")
+        assert reply["type"] == "error" and reply["code"] == "unavailable", reply
     finally:
-        stop_all(nodes)
+        await release(held)  # now the owner's commit of it goes on, and is refused
+    # the person tries again, as told: applied once, the first attempt never
+    loop = asyncio.get_running_loop()
+    until = loop.time() + WAIT_S
+    while True:
+        again = await a.request("chat.send", timeout=WAIT_S, room=room, text="zu spät")
+        if again["type"] == "ok" or loop.time() > until:
+            break
+        assert again["code"] == "unavailable", again  # (the owner re-reads its journal)
+        await asyncio.sleep(0.5)
+    assert again["type"] == "ok", again
+    await a.request("ping", timeout=WAIT_S)
+    assert "late" not in a.replies
+    rows = await journal(db, ev["id"])
+    assert said(rows, "zu spät") == [again["seq"]]
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert [e["seq"] for e in a.of("chat.message")] == [again["seq"]]
+    await a.close()

@@ -130,14 +130,16 @@ async def test_recording_finalized_on_graceful_shutdown(tmp_path) -> None:  # ty
         started = await sig.request("recording.start")
         assert started["type"] == "ok"
         ev = await sig.wait_event(lambda e: e["type"] == "recording.started")
+        t0 = time.monotonic()
         await asyncio.sleep(1.5)
         await a.close()
         await sig.close()
     finally:
         await server.stop()
+    wall = time.monotonic() - t0  # (however long the shutdown took on a loaded machine)
     with av.open(str(server.settings.recordings_dir / ev["file"])) as c:
         secs = sum(f.samples for f in c.decode(audio=0)) / 48000
-    assert 1.0 <= secs <= 3.0
+    assert 1.0 <= secs <= wall + 1.0, (secs, wall)  # the real length, not the file's guess
     server2 = await start_server(tmp_path / "data")
     try:
         rt = await server2.forum.runtime(event["id"])
