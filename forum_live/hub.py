@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Generator, Iterable
 
 from .closecodes import TOO_SLOW as CLOSE_TOO_SLOW
 from .domain.entries import Audience, Entry
-from .domain.model import EventState
+from .domain.model import MODERATORS_SEE_EVERY_ROOM, EventState
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,11 @@ class Hub:
         if aud is Audience.EVENT:
             return [c for c in self.connections if c.live]
         if aud is Audience.ROOM:
-            return list(self._by_room.get(entry.room or state.plenary_room, ()))
+            members = self._by_room.get(entry.room or state.plenary_room, set())
+            if entry.kind in MODERATORS_SEE_EVERY_ROOM:  # and every moderator, anywhere
+                return list(members.union(*(self._by_pid.get(pid, ())
+                                            for pid in state.moderators)))
+            return list(members)
         if aud is Audience.INTERNAL:
             return ()
         mods = [c for pid in state.moderators for c in self._by_pid.get(pid, ())]

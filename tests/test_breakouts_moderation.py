@@ -249,8 +249,8 @@ async def test_the_members_of_a_room_are_told_who_listens_in_and_nobody_else(
             await other.request("ping")
             assert not other.of("breakouts.listening")
             assert (await other.request("state.sync"))["state"]["listening"] == []
-        await mod.request("ping")
-        assert not mod.of("breakouts.listening")  # not in room A: not told of it either
+        # moderators see every room's listeners (their cockpit), the listener too
+        assert [e["room"] for e in mod.of("breakouts.listening")] == [room_a]
 
         # Berta is placed in room A: what her page loads after the move shows it
         assert (await mod.request("breakouts.move", participant=ids[3], room=room_a))["type"] == "ok"
@@ -278,6 +278,90 @@ async def test_the_members_of_a_room_are_told_who_listens_in_and_nobody_else(
                                    and not e["listening"] and e["seq"] > ended["seq"])
         assert gone["reason"] == "left"
         assert (await anna.request("state.sync"))["state"]["listening"] == []
+        await paul.request("ping")
+        assert not paul.of("breakouts.listening")
+    finally:
+        for c in clients:
+            await c.close()
+
+
+def rooms_listening(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Who listens in on each breakout room, as a moderator's state has it."""
+    return {r["id"]: r["listening"] for r in state["breakouts"]["rooms"]}
+
+
+async def test_the_other_moderators_see_who_listens_in_on_which_room(
+        server: LiveServer) -> None:
+    """A moderator in the plenary sees in the cockpit that a colleague listens in on a
+    room: live, after a resume, in a fresh ready state and a `state.sync`, and when it
+    ends. Participants outside the room still learn nothing of it."""
+    async with server.http() as http:
+        event = await create_event(http, topics=[{"title": "Thema A"}, {"title": "Thema B"}])
+        people = [await join(http, event, name, moderator=name.startswith("Moderat"))
+                  for name in ("Moderatorin Ute", "Moderator Max", "Anna", "Berta", "Paul")]
+    ev_id = event["id"]
+    ids = [p["participant"]["id"] for p in people]
+    ute_id = ids[0]
+    tokens = [p["token"] for p in people]
+    clients = [await Client.connect(server, ev_id, tok) for tok in tokens]
+    ute, max_, anna, berta, paul = clients
+    max_tab = await Client.connect(server, ev_id, tokens[1])  # Max's second tab drops
+    clients.append(max_tab)
+    try:
+        assert (await ute.request("breakouts.open", assign="manual",
+                                  assignments={ids[2]: 0, ids[3]: 1}))["type"] == "ok"
+        opened = await ute.wait_for(lambda e: e["type"] == "breakouts.opened")
+        room_a, room_b = [r["id"] for r in opened["rooms"]]
+        for c, pid in ((anna, ids[2]), (berta, ids[3]), (max_tab, ids[3])):
+            await c.wait_for(lambda e, pid=pid: e["type"] == "participant.moved"
+                             and e["participant"] == pid)
+        assert rooms_listening((await max_.request("state.sync"))["state"]) == {
+            room_a: [], room_b: []}
+        dropped_at = max_tab.last_seq
+        await max_tab.close()
+
+        assert (await ute.request("breakouts.listen", room=room_a))["type"] == "ok"
+        ute_in_a = [{"participant": ute_id, "name": "Moderatorin Ute"}]
+        # Max, in the plenary: told live, and his room's own notice stays empty
+        told = await max_.wait_for(lambda e: e["type"] == "breakouts.listening")
+        assert {k: told[k] for k in ("room", "participant", "name", "listening")} == {
+            "room": room_a, "participant": ute_id, "name": "Moderatorin Ute", "listening": True}
+        synced = (await max_.request("state.sync"))["state"]
+        assert rooms_listening(synced) == {room_a: ute_in_a, room_b: []}
+        assert synced["listening"] == []  # nobody listens in on the plenary
+        # a fresh page and a resumed one of Max show the same
+        fresh = await Client.connect(server, ev_id, tokens[1])
+        clients.append(fresh)
+        assert fresh.ready is not None
+        assert rooms_listening(fresh.ready["state"]) == {room_a: ute_in_a, room_b: []}
+        resumed = await Client.connect(server, ev_id, tokens[1], resume_from=dropped_at)
+        clients.append(resumed)
+        assert resumed.ready is not None and resumed.ready["resumed"] is True
+        assert [(e["room"], e["listening"]) for e in resumed.of("breakouts.listening")] == [
+            (room_a, True)]
+        # participants outside room A: nothing, neither live nor in their state
+        for other in (berta, paul):
+            await other.request("ping")
+            assert not other.of("breakouts.listening")
+            state = (await other.request("state.sync"))["state"]
+            assert state["listening"] == []
+            assert all("listening" not in r for r in state["breakouts"]["rooms"])
+
+        # she moves on to room B, then stops: Max sees each change
+        assert (await ute.request("breakouts.listen", room=room_b))["type"] == "ok"
+        moved = await max_.wait_for(lambda e: e["type"] == "breakouts.listening"
+                                    and e["room"] == room_b)
+        assert moved["listening"] is True
+        assert rooms_listening((await max_.request("state.sync"))["state"]) == {
+            room_a: [], room_b: ute_in_a}
+        assert (await ute.request("breakouts.listen", room=None))["type"] == "ok"
+        ended = await max_.wait_for(lambda e: e["type"] == "breakouts.listening"
+                                    and e["room"] == room_b and not e["listening"])
+        assert ended["reason"] == "stopped"
+        assert [(e["room"], e["listening"]) for e in max_.of("breakouts.listening")] == [
+            (room_a, True), (room_a, False), (room_b, True), (room_b, False)]
+        assert rooms_listening((await max_.request("state.sync"))["state"]) == {
+            room_a: [], room_b: []}
         await paul.request("ping")
         assert not paul.of("breakouts.listening")
     finally:

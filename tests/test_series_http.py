@@ -264,3 +264,44 @@ async def test_series_page_access(server: LiveServer) -> None:
     async with server.http() as client:
         client.cookies.set("forum_token", "x" * 40, path=page)
         same(await client.get(page), unknown, sid, "nope")
+
+
+async def test_series_topics_in_the_forums_order(server: LiveServer) -> None:
+    """The overview lists topics as the forums define them (the first forum's order, then
+    the topics a later forum adds), not in the order decisions happened to name them;
+    entries without a topic come last. Page, Markdown, DOCX and JSON alike."""
+    async with server.http() as http:
+        f1 = await create_event(http, "Forum 1", topics=[{"title": "Geodaten"},
+                                                         {"title": "Mobilität"}])
+        f2 = await follow(http, f1["id"], title="Forum 2",
+                          topics=[{"title": "Energie"}, {"title": "mobilität"}])
+        geo, mob = (t["id"] for t in f1["topics"])
+        energy = f2["topics"][0]["id"]
+        # the decisions come in the opposite order: forum 2's new topic first, no topic next
+        for event, topic, text in ((f2, energy, "Solardach prüfen"),
+                                   (f1, None, "Nächstes Treffen im Mai"),
+                                   (f1, mob, "Busspur einrichten"),
+                                   (f1, geo, "Karte veröffentlichen")):
+            m = await join(http, event, "Moderatorin", moderator=True)
+            c = await Client.connect(server, event["id"], m["token"])
+            r = await c.request("minutes.add", room=event["plenary_room"], kind="decision",
+                                text=text, **({"topic": topic} if topic else {}))
+            assert r["type"] == "ok", r
+            await c.close()
+        expected = ["Geodaten", "Mobilität", "Energie"]
+        view = (await http.get(f"/api/series/{f1['id']}", headers=auth())).json()
+        assert view["topics"] == expected
+        got = (await http.get(f"/api/series/{f1['id']}/overview.json", headers=auth())).json()
+        assert got["topics"] == expected
+        md = (await http.get(f"/api/series/{f1['id']}/overview.md", headers=auth())).text
+        assert re.findall(r"^## Thema: (.+)$", md, re.M) == [*expected, "Ohne Thema"]
+        docx = await http.get(f"/api/series/{f1['id']}/overview.docx", headers=auth())
+        with zipfile.ZipFile(io.BytesIO(docx.content)) as z:
+            text = z.read("word/document.xml").decode()
+        assert re.findall(r"Thema: ([^<]+)<", text) == [*expected, "Ohne Thema"]
+        page = await http.get(f"/series/{f1['id']}", headers=auth())
+        assert page.status_code == 200
+        assert re.findall(r'<h2 id="series-topic-\d+">Thema: ([^<]+)</h2>', page.text) == [
+            *expected, "Ohne Thema"]
+        section = page.text.split("Thema: Mobilität")[1].split("Thema: Energie")[0]
+        assert "Busspur einrichten" in section  # the topic's entries stay under it

@@ -21,6 +21,7 @@ from .model import (AssignMode, BreakoutRound, EventState, Participant, Room, Ro
                     register_apply)
 from .clock import Clock
 from .features import state_part, on_online as declare_on_online
+from .media import listeners
 
 MAX_ROOMS = 50
 MAX_DURATION_S = 24 * 3600
@@ -548,14 +549,18 @@ def breakout_view(s: EventState, pid: str) -> dict[str, object]:
     for q in s.participants.values():
         if q.room in members:
             members[q.room].append(q.id)
+    moderator = p is not None and p.is_moderator
     view: dict[str, object] = {
         "status": "open", "round": rnd.number, "assign": rnd.assign.value,
         "ends_at": rnd.ends_at, "warned": rnd.warned,
+        # moderators: who listens in on each room (as its members see it); they get every
+        # room's `breakouts.listening` too, and their cockpit goes on from this
         "rooms": [{**s.rooms[r].public(), "count": counts[r], "members": members[r],
-                   "open": s.rooms[r].open, "ends_at": room_ends_at(rnd, r)}
+                   "open": s.rooms[r].open, "ends_at": room_ends_at(rnd, r),
+                   **({"listening": listeners(s, r)} if moderator else {})}
                   for r in rnd.rooms],
     }
-    if p is not None and p.is_moderator:
+    if moderator:
         view["help"] = [{"room": r, "participant": q,
                          "name": s.participants[q].name if q in s.participants else None}
                         for r, q in rnd.help.items()]

@@ -38,6 +38,11 @@ class AssignMode(StrEnum):
 
 # Event-wide entries that the person they are about sees even when no longer admitted.
 PERSONAL = frozenset({"participant.removed"})
+# Entries of audience room that every moderator sees as well, whatever room they are in:
+# who listens in on a room is told to its members, and a moderator sees every room anyway
+# (its people, its help call, entering or listening in at will), so their cockpit shows
+# where a colleague listens. Nobody else outside the room learns of it.
+MODERATORS_SEE_EVERY_ROOM = frozenset({"breakouts.listening"})
 
 
 class Standing(StrEnum):
@@ -243,6 +248,8 @@ class EventState:
         if aud is Audience.MODERATORS:
             return bool(p and p.is_moderator)
         # Audience.ROOM
+        if p.is_moderator and entry.kind in MODERATORS_SEE_EVERY_ROOM:
+            return True
         return entry.room == (room if room is not None else self.room_of(pid))
 
     # -- the fold --------------------------------------------------------------------

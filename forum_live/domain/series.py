@@ -239,11 +239,29 @@ _part_carried = state_part("carried")(lambda s, pid: carried_view(s))
 
 
 # ---- the series view (GET /api/series/{id}) --------------------------------------------
+def topic_key(title: str) -> str:
+    """Topics of a series are the same topic when their titles are (as carry-forward
+    matches them): case and surrounding spaces do not count."""
+    return title.strip().casefold()
+
+
+def series_topics(states: list[EventState]) -> list[str]:
+    """The topic titles in the order the forums define them: the first forum's topics in
+    its order, then the topics each later forum adds, in its order (not the order in which
+    decisions or actions happen to name them)."""
+    titles: dict[str, str] = {}
+    for s in states:
+        for t in s.topics.values():
+            titles.setdefault(topic_key(t.title), t.title)
+    return list(titles.values())
+
+
 def series_view(states: list[EventState], statuses: dict[str, str] | None = None
                 ) -> dict[str, Any]:
-    """Every forum of one series (in the order they were created), and every action,
-    decision and question across it with its current status and history: an action is
-    followed from the forum that wrote it down through every forum it was carried to."""
+    """Every forum of one series (in the order they were created), its topics (in the
+    forums' order), and every action, decision and question across it with its current
+    status and history: an action is followed from the forum that wrote it down through
+    every forum it was carried to."""
     states = sorted(states, key=lambda s: s.created_at)
     statuses = statuses or {}
     actions: dict[str, dict[str, Any]] = {}
@@ -284,6 +302,7 @@ def series_view(states: list[EventState], statuses: dict[str, str] | None = None
         "events": [{"id": s.id, "title": s.title, "starts_at": s.starts_at,
                     "created_at": s.created_at,
                     "status": statuses.get(s.id, s.status.value)} for s in states],
+        "topics": series_topics(states),
         "actions": list(actions.values()),
         "questions": list(questions.values()),
         "decisions": decisions,

@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+from ..domain.series import topic_key
 from .html import environment
 from .view import fmt_date, fmt_due
 
@@ -57,7 +58,7 @@ def _history_lines(item: dict[str, Any], lang: str) -> list[str]:
 def prepare(view: dict[str, Any], lang: str = "de") -> dict[str, Any]:
     lang = lang if lang in LABELS else "de"
     L = LABELS[lang]
-    topics: dict[str, dict[str, Any]] = {}
+    topics: dict[str | None, dict[str, Any]] = {}
     titles = {e["id"]: e["title"] for e in view["events"]}
 
     def carried_to(item: dict[str, Any]) -> list[str]:
@@ -65,10 +66,20 @@ def prepare(view: dict[str, Any], lang: str = "de") -> dict[str, Any]:
         return [titles.get(i) or i for i in (item.get("events") or [])
                 if i != item.get("from_event")]
 
+    # the forums' topic order first (a topic shows once it has an entry), then topics
+    # no forum has any more (renamed before the start), the entries without a topic last
+    order = {topic_key(t): (i, t) for i, t in enumerate(view.get("topics") or [])}
+
     def group(title: str | None) -> dict[str, Any]:
-        key = title or L["no_topic"]
-        return topics.setdefault(key, {"title": key, "decisions": [], "actions": [],
-                                       "questions": []})
+        key = topic_key(title) if title else None
+        return topics.setdefault(key, {"title": order[key][1] if key in order
+                                       else (title or L["no_topic"]),
+                                       "decisions": [], "actions": [], "questions": []})
+
+    def rank(key: str | None) -> tuple[int, int]:
+        if key is None:
+            return (2, 0)
+        return (0, order[key][0]) if key in order else (1, 0)  # stable: first seen
 
     for d in view["decisions"]:
         group(d.get("topic"))["decisions"].append({"text": d["text"],
@@ -89,7 +100,7 @@ def prepare(view: dict[str, Any], lang: str = "de") -> dict[str, Any]:
                                                               or e.get("created_at"), lang),
                         "status": L.get(e["status"], e["status"]), "id": e["id"],
                         "status_key": e["status"]} for e in view["events"]],
-            "topics": list(topics.values())}
+            "topics": [topics[k] for k in sorted(topics, key=rank)]}
 
 
 def _cell(value: Any) -> str:

@@ -130,7 +130,13 @@ def test_who_listens_in_is_told_to_that_room_only_and_folds_the_same() -> None:
     assert sc.commit(listen_entries(sc.state, sc.ctx(), mod, a)) == []  # asked again: nothing
     member_a, member_b = next(iter(in_room(sc, a))), next(iter(in_room(sc, b)))
     assert sc.state.visible(started, member_a) and not sc.state.visible(started, member_b)
-    assert not sc.state.visible(started, mod)  # in the plenary: not of that room
+    # moderators see it wherever they are (their cockpit shows who listens where), but
+    # their own room's `listening` is only about their own room
+    assert sc.state.visible(started, mod)
+    assert ready_state(sc.state, mod)["listening"] == []
+    assert {r["id"]: r["listening"] for r in ready_state(sc.state, mod)["breakouts"]["rooms"]}[a] \
+        == [{"participant": mod, "name": "Moderatorin"}]
+    assert "listening" not in ready_state(sc.state, member_b)["breakouts"]["rooms"][0]
     assert ready_state(sc.state, member_a)["listening"] == [{"participant": mod, "name": "Moderatorin"}]
     assert ready_state(sc.state, member_b)["listening"] == []
     # to room b: a is told it ended, b that it began, in one decision

@@ -1,7 +1,8 @@
 """The moderator's breakout cockpit in the browser (issue 15): at 1280x800 every room is in
 view at once without scrolling (who is where, a help call, time left per room); the
-moderator listens in on one room from the plenary and reads its chat there, extends one
-room and closes another while the rest go on; axe finds nothing."""
+moderator listens in on one room from the plenary and reads its chat there (a second
+moderator's cockpit shows who listens where), extends one room and closes another while
+the rest go on; axe finds nothing."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ async def test_cockpit_rooms_at_a_glance_listen_extend_and_close_one(
         server: LiveServer, browser: Browser, console: Console) -> None:
     event = await new_event(server, title="Forum Cockpit", topics=TOPICS)
     mod = await joined(browser, console, event["moderator_url"], "Mona Moderation")
+    # a second moderator, in the plenary
+    colleague = await joined(browser, console, event["moderator_url"], "Max Moderation")
     people: dict[str, Page] = {}
     for name in ("Anna Alt", "Bernd Berg", "Carla Chor", "Dora Dach"):
         people[name] = await joined(browser, console, event["participant_url"], name)
@@ -71,6 +74,17 @@ async def test_cockpit_rooms_at_a_glance_listen_extend_and_close_one(
     await expect(mod.locator("#chat-title")).to_have_text("Chat im Plenum")
     await expect(mod.locator("#chat-lines .chat-line", has_text="Wir sind gleich fertig")).to_have_count(0)
 
+    # Her colleague's cockpit shows who listens in on room 1, also after a reload; her own
+    # card says it her way ("Sie hören mit").
+    heard_by = colleague.locator(".bo-room").nth(0).locator(".bo-room__listeners")
+    await expect(heard_by).to_have_text("Hört zu: Mona Moderation")
+    await expect(colleague.locator(".bo-room__listeners")).to_have_count(1)
+    await expect(cards.nth(0).locator(".bo-room__listeners")).to_have_count(0)
+    await colleague.reload()
+    await expect(colleague.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    await expect(heard_by).to_have_text("Hört zu: Mona Moderation")
+    assert await axe_violations(colleague) == []
+
     # Extend room 2 alone: its time grows, the others keep theirs.
     await mod.get_by_role("button", name="Raum 2 um 5 Minuten verlängern: Geodaten").click()
     await expect(cards.nth(1).locator(".bo-room__time")).to_contain_text(re.compile(r"noch 1[45]:\d\d"))
@@ -85,6 +99,7 @@ async def test_cockpit_rooms_at_a_glance_listen_extend_and_close_one(
     await mod.get_by_role("button", name="Raum 1 schließen: Arbeiten 4.0").click()
     await expect(cards.nth(0)).to_contain_text("Geschlossen")
     await expect(stop).to_have_count(0)
+    await expect(colleague.locator(".bo-room__listeners")).to_have_count(0)
     first = people[by_room[1]]
     await expect(first.locator("#room-banner")).to_be_hidden()
     await expect(first.locator("#chat-title")).to_have_text("Chat im Plenum")

@@ -86,9 +86,14 @@ async def test_organizer_creates_runs_approves_and_downloads(
     await expect(page.locator("#create-follows")).to_be_hidden()
     second = page.locator("#events-list li.event-item", has_text="Forum Süd – Teil 2")
     await expect(second).to_contain_text("Teil einer Forenreihe")
-    # the overview of the series, as a document: the action and where it came from
+    # the overview of the series, as a document: the action and where it came from; a
+    # plain link (the session cookie of the desk goes with it), no token in it
+    overview_link = second.locator(".event-item__series").get_by_role("link", name="Markdown")
+    href = await overview_link.get_attribute("href")
+    assert href and href.startswith("/api/series/") and "token" not in href
+    assert ORGANIZER not in href
     async with page.expect_download() as info:
-        await second.locator(".event-item__series").get_by_role("button", name="Markdown").click()
+        await overview_link.click()
     overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert "Karte veröffentlichen" in overview and "Forum Süd – Teil 2" in overview
     await second.get_by_text("Übersicht der Forenreihe anzeigen").click()

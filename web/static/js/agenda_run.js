@@ -19,16 +19,20 @@ function stepOf(d, status = "planned") {
   return { id: d.id, ...d.plan, status, speaker: null };
 }
 
-/** The series overview (GET /api/series/{id}) as a list: the forums, then per topic the
- * decisions, actions (with status and history) and questions. Read-only. */
+/** The series overview (GET /api/series/{id}) as a list: the forums, then per topic (in
+ * the forums' topic order, `view.topics`; entries without a topic last) the decisions,
+ * actions (with status and history) and questions. Read-only. */
 export function seriesView(view) {
   const forums = h("ol", { class: "series-forums" }, view.events.map((e) =>
     h("li", {}, `${e.title} (${t(`org_status_${e.status}`)})`)));
-  const topics = new Map();
+  const same = (title) => title.trim().toLowerCase();  // topics match by title, as carried
+  const topics = new Map((view.topics || []).map((title) => [same(title), { title, items: [] }]));
+  const none = { title: t("series_no_topic"), items: [] };
   const group = (title) => {
-    const key = title || t("series_no_topic");
-    if (!topics.has(key)) topics.set(key, []);
-    return topics.get(key);
+    if (!title) return none.items;
+    const key = same(title);
+    if (!topics.has(key)) topics.set(key, { title, items: [] });
+    return topics.get(key).items;
   };
   for (const d of view.decisions) group(d.topic).push(h("li", { class: "series-item series-item--decision" },
     `${t("series_decision")}: ${d.text}`, h("span", { class: "muted" }, ` (${d.from_title})`)));
@@ -45,7 +49,8 @@ export function seriesView(view) {
     `${t("series_question")}: ${q.text}`, h("span", { class: "muted" }, ` (${t(`carried_${q.status}`)}${q.answer ? `: ${q.answer}` : ""})`)));
   return h("div", { class: "series-view" },
     h("h3", {}, t("series_forums")), forums,
-    [...topics.entries()].map(([title, items]) => [h("h3", {}, title), h("ul", {}, items)]));
+    [...topics.values(), none].filter((x) => x.items.length)
+      .map(({ title, items }) => [h("h3", {}, title), h("ul", {}, items)]));
 }
 
 export function install({ store, socket, notify, session }) {

@@ -58,14 +58,15 @@ export function install({ store, socket, notify, onDirect }) {
     for (const x of b.help || []) help.set(x.room, { participant: x.participant, name: null });
     model.breakouts = {
       status: "open", round: b.round, assign: b.assign, endsAt: b.ends_at, warned: b.warned,
-      rooms: (b.rooms || []).map((r) => ({ ...r, open: r.open !== false, members: [...(r.members || [])] })),
+      rooms: (b.rooms || []).map((r) => ({ ...r, open: r.open !== false, members: [...(r.members || [])],
+        listeners: new Map((r.listening || []).map((x) => [x.participant, x.name])) })),
       help,
     };
   });
   store.on("breakouts.opened", (model, ev) => {
     model.breakouts = {
       status: "open", round: ev.round, assign: ev.assign, endsAt: ev.ends_at, warned: false,
-      rooms: ev.rooms.map((r) => ({ ...r, count: 0, members: [], open: true, ends_at: ev.ends_at })),
+      rooms: ev.rooms.map((r) => ({ ...r, count: 0, members: [], open: true, ends_at: ev.ends_at, listeners: new Map() })),
       help: new Map(),
     };
     for (const r of ev.rooms) model.rooms.set(r.id, { ...r });
@@ -113,6 +114,15 @@ export function install({ store, socket, notify, onDirect }) {
   });
   store.on("help.cleared", (model, ev) => {
     if (model.breakouts.status === "open") model.breakouts.help.delete(ev.room);
+  });
+  // Who listens in on which room: moderators get every room's `breakouts.listening`
+  // (members only their own room's), so the cockpit shows where a colleague listens.
+  store.on("breakouts.listening", (model, ev) => {
+    const room = model.breakouts.status === "open" && model.breakouts.rooms.find((r) => r.id === ev.room);
+    if (!room) return;
+    if (!room.listeners) room.listeners = new Map();
+    if (ev.listening) room.listeners.set(ev.participant, ev.name);
+    else room.listeners.delete(ev.participant);
   });
 
   // -- helpers -------------------------------------------------------------------------
@@ -299,6 +309,11 @@ export function install({ store, socket, notify, onDirect }) {
       }
       const heard = listening && listening.room === room.id;
       const label = { n: i + 1, title: room.title };
+      // colleagues listening in (myself only where this page does not show it already)
+      const others = [...(room.listeners || new Map()).entries()]
+        .filter(([pid]) => !(heard && pid === model().me.id))
+        .map(([pid, name]) => name || nameOf(pid) || "").filter(Boolean)
+        .sort((a, b) => a.localeCompare(b));
       const actions = h("div", { class: "bo-room__actions" },
         here
           ? h("p", { class: "bo-room__here" }, t("breakouts.you_are_here"))
@@ -323,7 +338,8 @@ export function install({ store, socket, notify, onDirect }) {
           topic && topic !== room.title ? h("p", { class: "bo-room__topic" }, t("breakouts.topic", { topic })) : null,
           h("p", { class: "bo-room__count" },
             room.capacity != null ? t("breakouts.count_cap", { n: count, cap: room.capacity }) : t(count === 1 ? "breakouts.count_one" : "breakouts.count", { n: count }),
-            h("span", { class: "bo-room__time", data: { room: room.id } }))),
+            h("span", { class: "bo-room__time", data: { room: room.id } })),
+          others.length ? h("p", { class: "bo-room__listeners" }, t("breakouts.listeners", { names: others.join(", ") })) : null),
         people.length
           ? h("ul", { class: "bo-room__members", attrs: { "aria-label": t("breakouts.members_label", { n: i + 1 }) } },
             people.map((p) => h("li", {}, p.name, p.moderator ? h("span", { class: "badge badge--small" }, t("role_moderator")) : null)))
@@ -521,7 +537,7 @@ export function install({ store, socket, notify, onDirect }) {
   for (const kind of ["reset", "breakouts.opened", "breakouts.closed", "breakouts.extended",
     "breakouts.room_extended", "breakouts.room_closed",
     "breakouts.warning", "help.requested", "help.cleared", "participant.joined", "participant.left",
-    "participant.moved"]) {
+    "participant.moved", "breakouts.listening"]) {
     store.subscribe(kind, redraw);
   }
 

@@ -283,18 +283,6 @@ function button(label, onClick, extra = "") {
   return h("button", { type: "button", class: `btn btn--small ${extra}`.trim(), on: { click: onClick } }, label);
 }
 
-/** A download that needs the organizer token (the series overview has no cookie). */
-async function tokenDownload(path, name) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
-  if (!response.ok) throw new ApiError(response.status === 401 ? "org_err_token" : "org_err_network");
-  const url = URL.createObjectURL(await response.blob());
-  const a = h("a", { href: url, download: name, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
-}
-
 function seriesExports(event) {
   const sid = encodeURIComponent(event.series_id);
   const box = h("div", { class: "event-item__series-view" });
@@ -305,16 +293,17 @@ function seriesExports(event) {
     catch (err) { setText(box, describe(err)); }
   });
   const page = h("a", { class: "btn btn--small event-item__series-page", href: `/series/${sid}`, target: "_blank", rel: "noopener" }, t("series_page"));
-  return h("div", {}, h("p", {}, page), seriesExportLinks(event, sid), details);
+  return h("div", {}, h("p", {}, page), seriesExportLinks(sid), details);
 }
 
-function seriesExportLinks(event, sid) {
+/** Plain download links: the cookie each forum's `POST …/session` set for its series
+ * (`/api/series/{id}`, before the desk is drawn) goes with them, no token in them. */
+function seriesExportLinks(sid) {
+  const lang = encodeURIComponent(pageLang());
   return h("p", { class: "event-item__series" }, t("org_series_overview"), " ",
-    ["pdf", "docx", "md", "json"].map((fmt) => [button(t(`org_export_${fmt}`), async (ev) => {
-      const status = ev.currentTarget.closest(".event-item").querySelector(".event-item__status-line");
-      try { await tokenDownload(`/api/series/${sid}/overview.${fmt}`, `forenreihe-${event.series_id}.${fmt}`); }
-      catch (err) { setText(status, describe(err)); }
-    }, "btn--quiet"), " "]));
+    ["pdf", "docx", "md", "json"].map((fmt) => [h("a", {
+      href: `/api/series/${sid}/overview.${fmt}?lang=${lang}`, download: "", class: "event-item__export",
+    }, t(`org_export_${fmt}`)), " "]));
 }
 
 let seriesOf = new Map();  // series id -> number of forums in it
@@ -464,8 +453,9 @@ function agendaEditor(event) {
 }
 
 async function openSessions(events) {
-  // A cookie per forum for its review page and downloads, and for its series' page
-  // (/series/{id}): their links carry no token.
+  // A cookie per forum for its review page and downloads, and for its series' page and
+  // overview downloads (/series/{id}, /api/series/{id}): their links carry no token. The
+  // desk is drawn only once these are answered, so its links find their cookie.
   await Promise.all(events.map((event) => fetch(`/api/events/${encodeURIComponent(event.id)}/session`, {
     method: "POST", headers: { Authorization: `Bearer ${token()}` },
   }).catch(() => null)));
