@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import media
-from tests.support.live import Client, LiveServer, create_event, join
+from tests.support.live import Client, LiveServer, create_event, crowd, join
 from tests.support.media import Peer, Sig, has_tone, tone_power
 from tests.support.process import spawn
 
@@ -208,15 +208,13 @@ async def test_the_members_of_a_room_are_told_who_listens_in_and_nobody_else(
     """Like BigBlueButton and Jitsi: whoever is in a room sees that a moderator listens,
     live, after a resume, in a fresh ready state and after moving in; nobody in another
     room or the plenary learns of it; it ends when the moderator stops or is gone."""
-    async with server.http() as http:
-        event = await create_event(http, topics=[{"title": "Thema A"}, {"title": "Thema B"}])
-        people = [await join(http, event, name, moderator=(name == "Moderatorin Ute"))
-                  for name in ("Moderatorin Ute", "Anna", "Arne", "Berta", "Paul")]
+    event, people, clients = await crowd(
+        server, ["Moderatorin Ute", "Anna", "Arne", "Berta", "Paul"], {"Moderatorin Ute"},
+        topics=[{"title": "Thema A"}, {"title": "Thema B"}])
     ev_id = event["id"]
     ids = [p["participant"]["id"] for p in people]
     mod_id = ids[0]
     tokens = [p["token"] for p in people]
-    clients = [await Client.connect(server, ev_id, tok) for tok in tokens]
     mod, anna, arne, berta, paul = clients
     try:
         assert (await mod.request("breakouts.open", assign="manual",
@@ -295,15 +293,13 @@ async def test_the_other_moderators_see_who_listens_in_on_which_room(
     """A moderator in the plenary sees in the cockpit that a colleague listens in on a
     room: live, after a resume, in a fresh ready state and a `state.sync`, and when it
     ends. Participants outside the room still learn nothing of it."""
-    async with server.http() as http:
-        event = await create_event(http, topics=[{"title": "Thema A"}, {"title": "Thema B"}])
-        people = [await join(http, event, name, moderator=name.startswith("Moderat"))
-                  for name in ("Moderatorin Ute", "Moderator Max", "Anna", "Berta", "Paul")]
+    event, people, clients = await crowd(
+        server, ["Moderatorin Ute", "Moderator Max", "Anna", "Berta", "Paul"],
+        {"Moderatorin Ute", "Moderator Max"}, topics=[{"title": "Thema A"}, {"title": "Thema B"}])
     ev_id = event["id"]
     ids = [p["participant"]["id"] for p in people]
     ute_id = ids[0]
     tokens = [p["token"] for p in people]
-    clients = [await Client.connect(server, ev_id, tok) for tok in tokens]
     ute, max_, anna, berta, paul = clients
     max_tab = await Client.connect(server, ev_id, tokens[1])  # Max's second tab drops
     clients.append(max_tab)

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import Console, joined
-from tests.support.live import Client, LiveServer, auth, create_event, new_event
+from tests.support.live import moderator_in, LiveServer, auth, create_event, new_event
 
 pytestmark = pytest.mark.browser
 
@@ -77,9 +77,7 @@ async def test_moderator_marks_a_carried_action_done(
         server: LiveServer, browser: Browser, console: Console) -> None:
     async with server.http() as http:
         first = await create_event(http, title="Forum 1", topics=[{"title": "Geodaten"}])
-        r = await http.post(f"/api/events/{first['id']}/join",
-                            json={"name": "M", "key": first["moderator_key"]})
-        m = await Client.connect(server, first["id"], r.json()["token"])
+        m = await moderator_in(server, http, first)
         await m.request("minutes.add", room=first["plenary_room"], kind="action",
                         text="Karte veröffentlichen", assignee="Frau Kraus",
                         topic=first["topics"][0]["id"])

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.test_review_browser import axe_violations
 from tests.support.browser import Console, join, open_page
-from tests.support.live import ORGANIZER, Client, LiveServer, auth, create_event
+from tests.support.live import moderator_in, ORGANIZER, LiveServer, auth, create_event
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +45,7 @@ async def test_series_page_from_the_meeting_screen_and_the_desk(
         server: LiveServer, browser: Browser, console: Console) -> None:
     async with server.http() as http:
         first = await create_event(http, title="Forum 1", topics=[{"title": "Geodaten"}])
-        r = await http.post(f"/api/events/{first['id']}/join",
-                            json={"name": "M", "key": first["moderator_key"]})
-        m = await Client.connect(server, first["id"], r.json()["token"])
+        m = await moderator_in(server, http, first)
         for kind, text, extra in (("action", ACTION, {"assignee": "Frau Kraus",
                                                       "due": "2026-06-30"}),
                                   ("decision", "Wir tagen im Herbst", {})):

@@ -218,3 +218,20 @@ async def connected(server: LiveServer, event: dict[str, Any],
                     *people: dict[str, Any]) -> list[Client]:
     """A socket of each of `people` (join answers) in the event, in that order."""
     return [await Client.connect(server, event["id"], p["token"]) for p in people]
+
+
+async def moderator_in(server: LiveServer, http: httpx.AsyncClient, event: dict[str, Any],
+                       name: str = "M") -> Client:
+    """A moderator joined to `event` as `name`, with a socket open."""
+    return (await connected(server, event, await join(http, event, name, moderator=True)))[0]
+
+
+async def crowd(server: LiveServer, names: list[str], moderators: set[str],
+                topics: list[dict[str, str]] | None = None
+                ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Client]]:
+    """A new event with `names` joined (those in `moderators` as moderators) and a socket
+    of each, in that order: the event, the join answers, the clients."""
+    async with server.http() as http:
+        event = await create_event(http, topics=topics)
+        people = [await join(http, event, n, moderator=n in moderators) for n in names]
+    return event, people, await connected(server, event, *people)
