@@ -109,7 +109,7 @@ def frame_level(frame: av.VideoFrame) -> float:
     """Mean luma of the middle row of a decoded frame: what `LevelTrack` encoded, give or
     take the codec (read from the plane as it is, no conversion)."""
     plane = frame.planes[0]
-    row = np.frombuffer(plane, np.uint8)[plane.line_size * (frame.height // 2):][:frame.width]
+    row = np.frombuffer(memoryview(plane), np.uint8)[plane.line_size * (frame.height // 2):][:frame.width]
     return float(row.mean())
 
 
