@@ -93,7 +93,6 @@ class Settings:
     media_ice_addresses: tuple[str, ...] = ("127.0.0.1",)
     # address written into the offered candidates instead, for a server behind NAT (1:1)
     media_announced_address: str | None = None
-    media_video_tiles: int = 6  # camera tiles besides the active speaker
     media_mix_max: int = 5  # loudest speakers mixed per room
     # reverse proxies whose X-Forwarded-For/-Proto are believed (FORUM_TRUSTED_PROXIES,
     # comma-separated addresses or networks); none by default

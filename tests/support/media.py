@@ -75,6 +75,44 @@ class PatternTrack(VideoStreamTrack):
         return frame
 
 
+class LevelTrack(MediaStreamTrack):
+    """Synthetic camera that says whose it is: a flat grey picture of luma `level` (a
+    viewer reads it back from the decoded frame, see `frame_level`), paced at `fps`.
+    Encoded by aiortc's VP8 encoder (keyframes at the start and on PLI). Tiny and slow by
+    default, so that dozens of them cost the test little."""
+
+    kind = "video"
+
+    def __init__(self, level: int, width: int = 64, height: int = 48, fps: float = 5.0) -> None:
+        super().__init__()
+        self.level, self.w, self.h, self.fps = level, width, height, fps
+        self._n = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.time()
+        else:
+            wait = self._start + self._n / self.fps - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        yuv = np.full((self.h * 3 // 2, self.w), 128, np.uint8)  # grey: U = V = 128
+        yuv[: self.h] = self.level
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        frame.pts = round(self._n * 90000 / self.fps)
+        frame.time_base = fractions.Fraction(1, 90000)
+        self._n += 1
+        return frame
+
+
+def frame_level(frame: av.VideoFrame) -> float:
+    """Mean luma of the middle row of a decoded frame: what `LevelTrack` encoded, give or
+    take the codec (read from the plane as it is, no conversion)."""
+    plane = frame.planes[0]
+    row = np.frombuffer(memoryview(plane), np.uint8)[plane.line_size * (frame.height // 2):][:frame.width]
+    return float(row.mean())
+
+
 class Sig:
     """The event socket, read by a background task: replies by ref, media frames to the
     peer, journal events kept in order."""
@@ -152,9 +190,13 @@ class Peer:
     """An aiortc client peer of one participant."""
 
     def __init__(self, sig: Sig, tone: float | None = None, video: bool = False,
-                 record_audio: bool = True, video_track: Any = None) -> None:
+                 record_audio: bool = True, video_track: Any = None,
+                 microphone: bool = True, hear: bool = True) -> None:
         self.sig = sig
-        self.tone = ToneTrack(tone)
+        # microphone=False: no audio sent at all (not even silence), hear=False: the room's
+        # mix is declined in the answer (the server never sends it)
+        self.tone: MediaStreamTrack | None = ToneTrack(tone) if microphone else None
+        self.hear = hear
         self.video = (video_track or PatternTrack()) if video else None
         # max-bundle: aiortc's "balanced" answerer leaves later video m-lines on an orphan
         # transport when the offer bundles everything (browsers do not have this problem)
@@ -173,6 +215,7 @@ class Peer:
         self.pc.on("connectionstatechange", self._state)
         self.count_only = False
         self.frames_in = 0
+        self.on_video: Any = None  # (mid, decoded frame) -> None, for each video frame
 
     def _count(self, frame: Any) -> None:
         self.frames_in += 1
@@ -198,7 +241,9 @@ class Peer:
             role = f["mids"].get(tr.mid)
             if role == "audio":
                 tr.sender.replaceTrack(self.tone)
-                tr.direction = "sendrecv"
+                tr.direction = {(True, True): "sendrecv", (True, False): "sendonly",
+                                (False, True): "recvonly", (False, False): "inactive"}[
+                                    (self.tone is not None, self.hear)]
             elif role == "camera":
                 if self.video is not None:
                     tr.sender.replaceTrack(self.video)
@@ -236,13 +281,15 @@ class Peer:
     async def _read_video(self, track: Any, mid: str) -> None:
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 self.video_frames.setdefault(mid, []).append(time.monotonic())
+                if self.on_video is not None:
+                    self.on_video(mid, frame)
         except Exception:
             return
 
     async def join(self, video_slots: bool = True, timeout: float = 10.0) -> dict[str, Any]:
-        reply = await self.sig.request("media.join", video=video_slots)
+        reply = await self.sig.request("media.join", timeout=timeout, video=video_slots)
         assert reply["type"] == "ok", reply
         await asyncio.wait_for(self.connected.wait(), timeout)
         return reply
