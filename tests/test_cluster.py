@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -20,6 +21,7 @@ import redis.asyncio as aioredis
 import websockets
 
 from tests.support.live import ORGANIZER, Client, create_event, free_port, join
+from tests.support.media import Peer, Sig, has_tone
 from tests.support.pg import PgServer, sql
 from tests.support.process import ROOT, ServerProcess, spawn
 from tests.support.redis import RedisServer, redis_server  # noqa: F401 - the session's Redis
@@ -461,17 +463,23 @@ async def start_proxy(tmp_path: Path, nodes: list[ServerProcess]) -> ServerProce
     raise RuntimeError(f"haproxy did not start: {proxy.output()}")
 
 
-async def test_behind_haproxy_an_event_sticks_to_one_node_and_moves_when_it_dies(
-        cluster: Cluster) -> None:
-    nodes, db = await cluster.start(lease_s=4.0)
-    proxy = await cluster.proxy(nodes)
-    ev, people = await event_with(proxy, *(f"P{i}" for i in range(3)))
+async def home_node(proxy: ServerProcess, nodes: list[ServerProcess],
+                    ev: dict[str, Any]) -> ServerProcess:
+    """The node the proxy sends every request of the event to (asserted to be one)."""
     async with proxy.http() as http:
         served = {(await http.get(f"/api/events/{ev['id']}",
                                   headers={"Authorization": f"Bearer {ORGANIZER}"})
                    ).headers["x-forum-node"] for _ in range(4)}
     assert len(served) == 1  # every request of the event to the same node
-    home = nodes[int(served.pop()[1:]) - 1]
+    return nodes[int(served.pop()[1:]) - 1]
+
+
+async def test_behind_haproxy_an_event_sticks_to_one_node_and_moves_when_it_dies(
+        cluster: Cluster) -> None:
+    nodes, db = await cluster.start(lease_s=4.0)
+    proxy = await cluster.proxy(nodes)
+    ev, people = await event_with(proxy, *(f"P{i}" for i in range(3)))
+    home = await home_node(proxy, nodes, ev)
     talkers = [cluster.talker(f"t{i}", ev, p["token"]) for i, p in enumerate(people)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(t.talk(proxy, stop)) for t in talkers]
@@ -666,6 +674,80 @@ def test_a_follower_refuses_media_with_unavailable() -> None:
     assert rt.services["media"] is not media and not rt.after_commit and not rt.on_detach
     with pytest.raises(Unavailable):
         rt.services["media"].join(rt, None, None)
+
+
+async def in_audio(proxy: ServerProcess, ev: dict[str, Any], person: dict[str, Any],
+                   hz: float, timeout: float) -> Peer:
+    """A person's socket through the proxy and an aiortc peer joined to the audio, tried
+    again as the browser app does while the event moves: `media.join` answers
+    `unavailable` on a node that does not own the event (yet), and a takeover closes the
+    sockets there (a new one then)."""
+    loop = asyncio.get_running_loop()
+    deadline, last = loop.time() + timeout, None
+    sig: Sig | None = None
+    while loop.time() < deadline:
+        peer = None
+        try:
+            if sig is None:
+                sig = await Sig.connect(proxy.ws_base, ev["id"], person["token"])
+            peer = Peer(sig, hz)
+            reply = await sig.request("media.join", video=False)
+            if reply["type"] == "ok":
+                await asyncio.wait_for(peer.connected.wait(), 20)
+                return peer
+            last = reply
+        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+            last = exc  # a refused handshake (503 while the proxy checks), a closed socket
+        if peer is not None:
+            await peer.close()
+        if sig is not None and (sig.task is None or sig.task.done()):
+            await sig.close()
+            sig = None
+        await asyncio.sleep(1.0)
+    if sig is not None:
+        await sig.close()
+    raise AssertionError(f"{person['participant']['name']} not back in the audio: {last!r}")
+
+
+async def hear_each_other(a: Peer, b: Peer, a_hz: float, b_hz: float, timeout: float) -> None:
+    """Each hears the other's tone in one second of the room's mix."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        t0 = time.monotonic()
+        await asyncio.sleep(1.0)
+        if has_tone(a.heard_since(t0), b_hz) and has_tone(b.heard_since(t0), a_hz):
+            return
+        assert loop.time() < deadline, "the two do not hear each other"
+
+
+async def test_behind_haproxy_audio_comes_back_on_the_node_that_takes_the_event_over(
+        cluster: Cluster) -> None:
+    """Media runs on the event's owner. When that node dies, its people's sockets come
+    back through the proxy on the other node; there they join the audio again (what the
+    browser app does by itself after each `ready`) once it owns the event, and hear each
+    other through its mixer."""
+    nodes, db = await cluster.start(lease_s=4.0, FORUM_MEDIA_ENABLED="1")
+    proxy = await cluster.proxy(nodes)
+    ev, people = await event_with(proxy, "Anna", "Ben")
+    home = await home_node(proxy, nodes, ev)
+    # (the event moves to `home` once its sockets are there: media.join waits for that)
+    peers = [await in_audio(proxy, ev, p, hz, 60.0) for p, hz in zip(people, (440.0, 660.0))]
+    try:
+        await hear_each_other(*peers, 440.0, 660.0, 60.0)
+        home.kill9()
+        for p in peers:
+            await p.close()
+            await p.sig.close()
+        peers = [await in_audio(proxy, ev, p, hz, 120.0)
+                 for p, hz in zip(people, (440.0, 660.0))]
+        other = f"n{2 - nodes.index(home)}"
+        assert (await owner(db, ev["id"]) or ("", 0))[0] == other  # the survivor owns it
+        await hear_each_other(*peers, 440.0, 660.0, 60.0)
+    finally:
+        for p in peers:
+            await p.close()
+            await p.sig.close()
 
 
 # -- the socket suite's core against two nodes behind HAProxy -------------------------------

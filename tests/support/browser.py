@@ -80,11 +80,15 @@ async def joined(browser: Browser, console: Console, url: str, name: str,
     return page
 
 
-async def media_page(browser: Browser, url: str, name: str, **context_args: Any) -> Page:
+async def media_page(browser: Browser, url: str, name: str, init_script: str | None = None,
+                     **context_args: Any) -> Page:
     """For the media tests (a browser with fake devices, no console watch): a person's page
-    in a context of their own with 10 s timeouts, joined as `name`."""
+    in a context of their own with 10 s timeouts, joined as `name` (`init_script` runs
+    before the app, e.g. a spy)."""
     context = await browser.new_context(**context_args)
     context.set_default_timeout(10000)
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     await page.goto(url)
     await join(page, name)

@@ -139,11 +139,18 @@ function onDirect(type, fn) {
   if (!direct.has(type)) direct.set(type, []);
   direct.get(type).push(fn);
 }
+// Each `ready` (the first and every reconnect), after the store took it: what belongs to
+// the socket rather than to the event (a media peer) is set up again there.
+const readyHooks = [];
+function onReady(fn) {
+  readyHooks.push(fn);
+}
 
 function onFrame(frame) {
   if (frame.type === "ready") {
     if (frame.resumed && store.ready) store.advance(frame.seq);
     else store.reset(frame.state || {}, frame.seq);
+    for (const fn of readyHooks) fn(frame);
     return;
   }
   if (typeof frame.seq === "number") store.apply(frame);
@@ -197,7 +204,7 @@ store.subscribe("reset", () => {
 async function main() {
   await loadCatalog();
   installCore(store);
-  const context = { store, socket: () => socket, notify, session: () => session, eventId, onDirect };
+  const context = { store, socket: () => socket, notify, session: () => session, eventId, onDirect, onReady };
   for (const module of MODULES) module.install(context);
 
   session = inviteKey ? loadSession(eventId, inviteKey) : null;

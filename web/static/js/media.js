@@ -1,6 +1,9 @@
 // Audio, video and screen share over WebRTC with the server (forum_live/media).
 // The server is the offerer: we answer its offers, trickle our candidates, and switch our
 // camera/screen tracks in with replaceTrack (no renegotiation). See docs/protocol.md §8.
+// A person stays in the audio until they leave: when the socket comes back (the server
+// restarted, or another node took the event over) or the peer connection fails, the page
+// joins again by itself with the same microphone, mute state and camera.
 
 import { $, clear, h, show, setText } from "./dom.js";
 import { t } from "./i18n.js";
@@ -10,7 +13,11 @@ import { personExtras } from "./participants.js";
 // What other modules may ask of the audio connection (the floor prompt, the ended state).
 export const audio = { joined: () => false, muted: () => false, join: () => {}, unmute: () => {}, leave: () => {} };
 
-export function install({ store, socket, onDirect }) {
+// Rejoins after a failure (not after a reconnect, which always rejoins at once) wait 1, 2,
+// 4 … 15 s; after this many in a row without a connection the page gives up and says so.
+const REJOIN_TRIES = 8;
+
+export function install({ store, socket, onDirect, onReady }) {
   const el = {
     join: $("#media-join"), setup: $("#media-setup"), mic: $("#media-mic"), level: $("#media-level"),
     audioOnly: $("#media-audio-only"), connect: $("#media-connect"), mute: $("#media-mute"),
@@ -22,6 +29,9 @@ export function install({ store, socket, onDirect }) {
   let pc = null, mic = null, mids = {}, layout = [], speaking = new Set();
   let camTrack = null, screenTrack = null, muted = false, consented = null, meter = null;
   const remote = new Map();  // mid -> MediaStream
+  // While the person is in the audio (from "connect" until they leave or it fails for
+  // good): {video} as they joined. A lost peer connection is then joined again.
+  let wanted = null, rejoinTimer = null, rejoinTries = 0;
 
   store.onReset((model, state) => {
     model.recordings = (state.recordings || []).map((r) => ({ ...r }));
@@ -131,63 +141,139 @@ export function install({ store, socket, onDirect }) {
     if (recordingHere() && consented !== myRoom()) { askConsent(); return; }
     show(el.setup, false);
     setText(el.status, t("media.connecting"));
+    wanted = { video: !el.audioOnly.checked };
+    rejoinTries = 0;
     try {
-      await socket().request("media.join", { video: !el.audioOnly.checked });
-    } catch {
-      fail("media.failed");
-      show(el.join, true);
+      await socket().request("media.join", wanted);
+    } catch (err) {
+      if (!lostSocket(err)) giveUp();  // else the next `ready` joins again
     }
+  }
+
+  // -- joining again -----------------------------------------------------------------------
+  const lostSocket = (err) => Boolean(err && ["offline", "interrupted"].includes(err.code));
+
+  function giveUp() {
+    fail("media.failed");
+    hangUp(false);
+  }
+
+  // The old peer connection is gone (the server closes it with the socket): a new one,
+  // keeping the microphone, its mute state and the camera/screen tracks.
+  function rejoin() {
+    clearTimeout(rejoinTimer);
+    rejoinTimer = null;
+    if (!wanted) return;
+    dropPeer();
+    setText(el.status, t("media.reconnecting"));
+    const s = socket();
+    if (!s || !s.connected) return;  // the next `ready` comes back here
+    s.request("media.join", wanted).catch((err) => {
+      if (!wanted || lostSocket(err)) return;
+      if (err && err.code === "forbidden") giveUp();  // media is off on this server now
+      else rejoinLater();  // e.g. `unavailable` while the event moves to another node
+    });
+  }
+
+  function rejoinLater() {
+    if (!wanted || rejoinTimer) return;
+    rejoinTries += 1;
+    if (rejoinTries > REJOIN_TRIES) { giveUp(); return; }
+    dropPeer();
+    setText(el.status, t("media.reconnecting"));
+    rejoinTimer = setTimeout(rejoin, Math.min(15000, 1000 * 2 ** (rejoinTries - 1)));
+  }
+
+  if (onReady) onReady(() => { if (wanted) rejoin(); });
+
+  // An offer for the current peer; one that arrives after the page moved on to another
+  // peer (a rejoin, a leave) is dropped at the next step (`stale`).
+  class Stale extends Error {}
+  function newPeer(iceServers) {
+    const conn = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
+    conn.onicecandidate = (ev) => {
+      const c = ev.candidate;
+      if (conn !== pc) return;
+      socket().request("media.candidate", { candidate: c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null }).catch(() => {});
+    };
+    conn.ontrack = (ev) => {
+      if (conn !== pc) return;
+      const mid = ev.transceiver.mid;
+      if (ev.track.kind === "audio") {
+        el.audio.srcObject = new MediaStream([ev.track]);
+        el.audio.play().catch(() => {});
+      } else {
+        remote.set(mid, new MediaStream([ev.track]));
+        drawTiles();
+      }
+    };
+    conn.onconnectionstatechange = () => {
+      if (conn !== pc) return;
+      if (conn.connectionState === "failed") rejoinLater();
+      if (conn.connectionState === "connected") {
+        rejoinTries = 0;
+        setText(el.status, t("media.connected"));
+        fail(null);
+      }
+    };
+    return conn;
   }
 
   async function onOffer(f) {
-    if (!pc) {
-      pc = new RTCPeerConnection({ iceServers: f.ice_servers || [], bundlePolicy: "max-bundle" });
-      pc.onicecandidate = (ev) => {
-        const c = ev.candidate;
-        socket().request("media.candidate", { candidate: c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : null }).catch(() => {});
-      };
-      pc.ontrack = (ev) => {
-        const mid = ev.transceiver.mid;
-        if (ev.track.kind === "audio") {
-          el.audio.srcObject = new MediaStream([ev.track]);
-          el.audio.play().catch(() => {});
-        } else {
-          remote.set(mid, new MediaStream([ev.track]));
-          drawTiles();
-        }
-      };
-      pc.onconnectionstatechange = () => {
-        if (!pc) return;
-        if (pc.connectionState === "failed") { fail("media.failed"); hangUp(false); }
-        if (pc.connectionState === "connected") { setText(el.status, t("media.connected")); fail(null); }
-      };
-    }
+    if (!wanted) return;  // left meanwhile
+    const fresh = !pc;
+    if (!pc) pc = newPeer(f.ice_servers || []);
+    const conn = pc;
+    const step = async (promise) => {
+      const out = await promise;
+      if (conn !== pc) throw new Stale();
+      return out;
+    };
     mids = f.mids || {};
-    await pc.setRemoteDescription({ type: "offer", sdp: f.sdp });
-    for (const tr of pc.getTransceivers()) {
+    await step(conn.setRemoteDescription({ type: "offer", sdp: f.sdp }));
+    for (const tr of conn.getTransceivers()) {
       const role = mids[tr.mid];
-      if (role === "audio") { await tr.sender.replaceTrack(mic ? mic.getAudioTracks()[0] : null); tr.direction = "sendrecv"; }
-      else if (role === "camera") { await tr.sender.replaceTrack(camTrack); tr.direction = "sendonly"; }
-      else if (role === "screen") { await tr.sender.replaceTrack(screenTrack); tr.direction = "sendonly"; }
+      if (role === "audio") { await step(tr.sender.replaceTrack(mic ? mic.getAudioTracks()[0] : null)); tr.direction = "sendrecv"; }
+      else if (role === "camera") { await step(tr.sender.replaceTrack(camTrack)); tr.direction = "sendonly"; }
+      else if (role === "screen") { await step(tr.sender.replaceTrack(screenTrack)); tr.direction = "sendonly"; }
     }
-    await pc.setLocalDescription(await pc.createAnswer());
-    await socket().request("media.answer", { sdp: pc.localDescription.sdp });
+    await step(conn.setLocalDescription(await step(conn.createAnswer())));
+    await step(socket().request("media.answer", { sdp: conn.localDescription.sdp }));
     for (const b of [el.mute, el.camera, el.screen, el.leave]) show(b, true);
-    show(el.camera, !el.audioOnly.checked);
-    show(el.screen, !el.audioOnly.checked);
+    show(el.camera, wanted.video);
+    show(el.screen, wanted.video);
+    if (fresh) await step(restore());
+  }
+
+  // A new peer after a rejoin: the server learns again what this person had on.
+  async function restore() {
+    if (camTrack) await socket().request("media.publish", { kind: "camera", active: true });
+    if (screenTrack) await socket().request("media.publish", { kind: "screen", active: true });
+    const me = store.ready ? store.model.me.id : null;
+    if (muted && me && !(store.model.muted && store.model.muted.has(me))) {
+      await socket().request("media.mute", { muted: true });
+    }
+    if (pinned) tellPinned();
+  }
+
+  function dropPeer() {
+    if (pc) pc.close();
+    pc = null;
+    remote.clear(); layout = [];
+    drawTiles();
   }
 
   function hangUp(tell = true) {
-    if (tell) socket().request("media.leave", {}).catch(() => {});
-    if (pc) pc.close();
-    pc = null;
+    wanted = null;
+    clearTimeout(rejoinTimer);
+    rejoinTimer = null;
+    if (tell && socket()) socket().request("media.leave", {}).catch(() => {});
+    dropPeer();
     for (const s of [mic, camTrack && new MediaStream([camTrack]), screenTrack && new MediaStream([screenTrack])]) {
       if (s) s.getTracks().forEach((x) => x.stop());
     }
     mic = camTrack = screenTrack = null;
     if (meter) { meter.ctx.close(); meter = null; }
-    remote.clear(); layout = [];
-    drawTiles();
     for (const b of [el.mute, el.camera, el.screen, el.leave]) show(b, false);
     show(el.join, true);
     setText(el.status, "");
@@ -222,7 +308,7 @@ export function install({ store, socket, onDirect }) {
   el.mute.addEventListener("click", () => setMuted(!muted));
   document.addEventListener("keydown", (ev) => {
     const tag = (ev.target && ev.target.tagName) || "";
-    if (ev.key.toLowerCase() === "m" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !["INPUT", "TEXTAREA", "SELECT"].includes(tag) && pc) {
+    if (ev.key.toLowerCase() === "m" && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !["INPUT", "TEXTAREA", "SELECT"].includes(tag) && wanted) {
       ev.preventDefault();
       setMuted(!muted);
     }
@@ -330,13 +416,15 @@ export function install({ store, socket, onDirect }) {
   document.addEventListener("stage:change", drawTiles);
   store.subscribe("media.muted", drawTiles);
   store.subscribe("reset", drawTiles);
-  audio.joined = () => Boolean(pc);
+  audio.joined = () => Boolean(wanted);
   audio.muted = () => muted;
-  audio.join = () => { if (!pc) el.join.click(); };
-  audio.unmute = () => { if (pc) setMuted(false); };
-  audio.leave = () => { if (pc) hangUp(true); };
+  audio.join = () => { if (!wanted) el.join.click(); };
+  audio.unmute = () => { if (wanted) setMuted(false); };
+  audio.leave = () => { if (wanted) hangUp(true); };
 
-  onDirect("media.offer", (f) => onOffer(f).catch(() => { fail("media.failed"); hangUp(true); }));
+  onDirect("media.offer", (f) => onOffer(f).catch((err) => {
+    if (!(err instanceof Stale) && !lostSocket(err)) rejoinLater();  // lost socket: `ready` rejoins
+  }));
   onDirect("media.layout", (f) => { layout = f.slots || []; drawTiles(); });
   onDirect("media.speaking", (f) => {
     speaking = new Set(f.speakers || []);
@@ -370,6 +458,8 @@ export function install({ store, socket, onDirect }) {
       if (tag) li.append(tag);
     }
   });
-  onDirect("media.closed", (f) => { if (f.reason !== "replaced") fail(f.reason === "shutdown" ? "media.ended" : "media.failed"); hangUp(false); });
+  // Replaced: this person joined the audio in another tab, which keeps it. Any other end
+  // (failed, no answer, shutdown) is joined again.
+  onDirect("media.closed", (f) => { if (f.reason === "replaced") hangUp(false); else rejoinLater(); });
   window.addEventListener("pagehide", () => { if (pc) pc.close(); });
 }
