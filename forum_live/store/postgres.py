@@ -54,6 +54,13 @@ class StoreFenced(StoreConflict):
     another node took the event over. Nothing of it was written."""
 
 
+# A connection that is gone or unusable: asyncpg raises InternalClientError ("cannot
+# switch to state ...; another operation is in progress") when the server ended the
+# session while the connection sat in the pool and its loss was not processed yet.
+LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+        OSError, asyncio.TimeoutError, ConnectionError)
+
+
 def store_error(exc: BaseException) -> StoreError:
     """asyncpg's exception as the store's own: a duplicate key is a conflict; a lost
     connection or a refusal of the server (shutting down, disk full, read-only, locked,
@@ -63,8 +70,7 @@ def store_error(exc: BaseException) -> StoreError:
         return exc
     if isinstance(exc, asyncpg.UniqueViolationError):
         return StoreConflict(f"{exc.table_name or 'row'}: {exc}")
-    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
-                        asyncio.TimeoutError, ConnectionError)):
+    if isinstance(exc, LOST):
         return StoreUnavailable(f"database unreachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", None) or ""
@@ -305,7 +311,8 @@ class PostgresStore(batch.SqlWrites):
                                        f"{exc}") from None
             try:
                 return list(await con.fetch(sql, *args))
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except LOST as exc:
+                con.terminate()  # never handed out again: the pool opens a new one
                 if attempt == 2:  # a pooled connection that died while idle: one more
                     raise store_error(exc) from None
             except Exception as exc:
