@@ -102,9 +102,9 @@ async def test_rooms_close_by_themselves_and_everyone_is_back(tmp_path: Path) ->
         ev, cm, clients, parts = await people(server, 4)
         await cm.request("breakouts.open", assign="auto", duration_s=2)
         for c in clients:
-            warn = await c.wait_for(lambda e: e["type"] == "breakouts.warning", timeout=5)
+            warn = await c.wait_for(lambda e: e["type"] == "breakouts.warning", timeout=30)
             assert warn["seconds_left"] <= 1
-            await c.wait_for(lambda e: e["type"] == "breakouts.closed", timeout=5)
+            await c.wait_for(lambda e: e["type"] == "breakouts.closed", timeout=30)
         for c, p in zip(clients, parts):
             await c.request("ping")
             sync = await c.request("state.sync")

@@ -373,8 +373,8 @@ async def test_an_owner_paused_past_its_lease_cannot_write_after_the_takeover(
     assert set(a.acked) <= set(texts) and "vorher" in texts
     assert (await owner(db, ev["id"])) == ("n2", 2)
     # the old owner is a follower now: a client there is served through n2
-    b2 = await Client.connect(n1, ev["id"], bernd["token"], open_timeout=5)
-    got = await b2.request("chat.send", room=room, text="wieder da", timeout=10)
+    b2 = await Client.connect(n1, ev["id"], bernd["token"], open_timeout=30)
+    got = await b2.request("chat.send", room=room, text="wieder da", timeout=30)
     assert got["type"] == "ok", got
     assert (await journal(db, ev["id"]))[-1][0] == got["seq"]
     await b2.close()

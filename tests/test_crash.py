@@ -64,7 +64,7 @@ class Proc:
         raise AssertionError(f"server did not come up:\n{self.output()}")
 
     def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base, timeout=10)
+        return httpx.AsyncClient(base_url=self.base, timeout=60)
 
     async def wait_exit(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout

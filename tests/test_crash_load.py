@@ -143,7 +143,7 @@ async def test_kill9_under_load_loses_no_acknowledged_action(tmp_path: Path) -> 
                     c.room = ev["plenary_room"]  # type: ignore[attr-defined]
             for c in live:  # everyone sees the poll before voting
                 await c.wait_for(lambda e: e["type"] == "poll.opened"
-                                 and e["poll"]["id"] == poll, timeout=10)
+                                 and e["poll"]["id"] == poll, timeout=30)
             tasks = [asyncio.create_task(act(c, acked, i, round_, ev["plenary_room"], poll,
                                              breakout)) for i, c in enumerate(live[1:], 1)]
             await asyncio.sleep(rng.uniform(0.3, 1.2))

@@ -93,7 +93,7 @@ class Recorder(logging.Handler):
 
 def _fuzz(ws_url: str, token: str, base: str, event_id: str, counts: dict[str, int]) -> None:
     """Runs in a thread: the server lives on the test's event loop."""
-    with connect(ws_url, max_size=None, open_timeout=10) as ws:
+    with connect(ws_url, max_size=None, open_timeout=30) as ws:
         _fuzz_on(ws, ws_url, token, base, event_id, counts)
 
 
@@ -102,7 +102,7 @@ def _fuzz_on(ws: Any, ws_url: str, token: str, base: str, event_id: str,
     ws.send(json.dumps({"type": "hello", "token": token}))
     while json.loads(ws.recv(10))["type"] != "ready":
         pass
-    http = httpx.Client(base_url=base, timeout=10)
+    http = httpx.Client(base_url=base, timeout=60)
 
     # no shrinking: the server is stateful, a replay is not the same run
     @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],

@@ -106,7 +106,7 @@ async def test_question_votes_are_counted_once_under_200_concurrent_voters(
         assert sum(r["type"] == "ok" for r in replies) == 200
         assert {r["code"] for r in replies if r["type"] == "error"} == {"conflict"}
         last = await ca.wait_for(lambda e: e["type"] == "question.voted" and e["votes"] == 200,
-                                 timeout=10)
+                                 timeout=30)
         assert last["votes"] == 200
         assert server.forum.runtimes[ev["id"]].state.questions[qid].public()["votes"] == 200
     finally:

@@ -255,7 +255,7 @@ async def test_tokens_end_after_the_event_and_can_all_be_revoked(tmp_path: Path)
 
 async def _join_from(base: str, eid: str, key: str, n: int,
                      forwarded: list[str] | None) -> list[int]:
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         out = []
         for i in range(n):
             headers = {"X-Forwarded-For": forwarded[i]} if forwarded else {}
@@ -304,7 +304,7 @@ async def test_under_plain_uvicorn_the_access_log_is_redacted_too(tmp_path: Path
                                 cwd=Path(__file__).resolve().parents[1], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             for _ in range(300):
                 try:
                     if (await http.get("/healthz")).status_code == 200:

@@ -98,7 +98,7 @@ async def test_default_limits_let_an_office_in_and_stop_a_flood(tmp_path: Any) -
     try:
         async with server.http() as http:
             ev = await create_event(http)
-        async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.base, timeout=60) as http:
             async def one(i: int) -> httpx.Response:
                 return await http.post(f"/api/events/{ev['id']}/join",
                                        json={"name": f"P{i}", "key": ev["participant_key"]})

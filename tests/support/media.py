@@ -164,14 +164,14 @@ class Sig:
         except websockets.ConnectionClosed:
             pass
 
-    async def request(self, type_: str, timeout: float = 10.0, **body: Any) -> dict[str, Any]:
+    async def request(self, type_: str, timeout: float = 30.0, **body: Any) -> dict[str, Any]:
         ref = next(self._refs)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[ref] = fut
         await self.ws.send(json.dumps({"type": type_, "ref": ref, **body}))
         return await asyncio.wait_for(fut, timeout)
 
-    async def wait_event(self, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_event(self, pred: Any, timeout: float = 30.0) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -288,7 +288,7 @@ class Peer:
         except Exception:
             return
 
-    async def join(self, video_slots: bool = True, timeout: float = 10.0) -> dict[str, Any]:
+    async def join(self, video_slots: bool = True, timeout: float = 30.0) -> dict[str, Any]:
         reply = await self.sig.request("media.join", timeout=timeout, video=video_slots)
         assert reply["type"] == "ok", reply
         await asyncio.wait_for(self.connected.wait(), timeout)
@@ -306,7 +306,7 @@ class Peer:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+async def until(cond: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
     """Wait for a condition (polled), failing after `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
