@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.conftest import chromium_path
 from tests.support.browser import ARGS, MEDIA_ARGS, Console
+
+
+# expect()'s own default is 5 s: a deadline that a loaded 2-core CI machine can miss
+expect.set_options(timeout=20_000)
 
 
 async def chromium(args: list[str]) -> AsyncIterator[Browser]:

@@ -107,7 +107,7 @@ async def test_waiting_room_floor_with_limit_and_questions(server: LiveServer, b
     await expect(anna.locator("#hand-queue li")).to_have_count(0)
     # The countdown runs, and the speaker and moderators may end the turn; others may not.
     first = await bernd.locator("#floor-time").inner_text()
-    await expect(bernd.locator("#floor-time")).not_to_have_text(first, timeout=3000)
+    await expect(bernd.locator("#floor-time")).not_to_have_text(first, timeout=20_000)
     await expect(anna.locator("#floor-end")).to_be_visible()
     await expect(mod.locator("#floor-end")).to_be_visible()
     await expect(bernd.locator("#floor-end")).to_be_hidden()

@@ -113,7 +113,7 @@ async def shows(page: Page, selector: str, texts: list[str], visible: bool = Tru
         return texts.every((t) => have.includes(t));
     }}"""
     try:
-        await page.wait_for_function(js, arg=[selector, texts], timeout=8000)
+        await page.wait_for_function(js, arg=[selector, texts], timeout=20_000)
     except Exception:
         have = await page.evaluate(
             f"(sel) => {{ const el = document.querySelector(sel); return el ? el.{prop} : null; }}",
