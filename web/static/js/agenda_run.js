@@ -139,7 +139,7 @@ export function install({ store, socket, notify, session }) {
     const s = session();
     if (!sid || !s) return;
     try {
-      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}`,
+      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}${pageLang() === "de" ? "" : `?lang=${encodeURIComponent(pageLang())}`}`,
         { headers: { Authorization: `Bearer ${s.token}` } });
       if (!response.ok) throw new Error(String(response.status));
       const url = URL.createObjectURL(await response.blob());

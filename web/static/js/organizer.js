@@ -247,6 +247,9 @@ function announceVisible(input, text) {
 }
 
 // -- the desk ------------------------------------------------------------------------------
+/** `?lang=en` on an English page: the downloads come in the language of the desk. */
+const langQuery = () => (pageLang() === "de" ? "" : `?lang=${encodeURIComponent(pageLang())}`);
+
 const EXPORTS = [["pdf", "minutes.pdf"], ["docx", "minutes.docx"], ["html", "minutes.html"],
   ["md", "minutes.md"], ["json", "minutes.json"], ["polls_csv", "polls.csv"],
   ["attendance_csv", "attendance.csv"]];
@@ -312,7 +315,7 @@ function seriesExportLinks(event, sid) {
   return h("p", { class: "event-item__series" }, t("org_series_overview"), " ",
     ["pdf", "docx", "md", "json"].map((fmt) => [button(t(`org_export_${fmt}`), async (ev) => {
       const status = ev.currentTarget.closest(".event-item").querySelector(".event-item__status-line");
-      try { await tokenDownload(`/api/series/${sid}/overview.${fmt}`, `forenreihe-${event.series_id}.${fmt}`); }
+      try { await tokenDownload(`/api/series/${sid}/overview.${fmt}${langQuery()}`, `forenreihe-${event.series_id}.${fmt}`); }
       catch (err) { setText(status, describe(err)); }
     }, "btn--quiet"), " "]));
 }
@@ -333,7 +336,7 @@ function desk(event) {
     button(t("org_new_links"), (ev) => { if (confirmed("org_confirm_links", event)) act(ev.currentTarget, "POST", `${base}/revoke`); }),
     button(t("org_delete"), (ev) => { if (confirmed("org_confirm_delete", event)) act(ev.currentTarget, "DELETE", base); }, "btn--danger"));
   const exports = h("p", { class: "event-item__exports" }, t("org_exports"), " ",
-    EXPORTS.map(([key, file]) => [h("a", { href: `${base}/${file}`, download: "", class: "event-item__export" }, t(`org_export_${key}`)), " "]));
+    EXPORTS.map(([key, file]) => [h("a", { href: `${base}/${file}${langQuery()}`, download: "", class: "event-item__export" }, t(`org_export_${key}`)), " "]));
   return h("li", { class: "event-item", data: { id: event.id } },
     h("h3", { class: "event-item__title" }, title),
     h("p", { class: "event-item__status" }, statusText(event)),
