@@ -226,6 +226,9 @@ def carried(s: EventState) -> dict[str, Any]:
 def run_of_show(s: EventState) -> list[dict[str, Any]]:
     """The agenda steps with planned and actual times."""
     return [{"id": st.id, "kind": st.kind, "title": st.title(s), "status": st.status,
+             "auto_title": not st.plan.get("title"),
+             "topic_title": s.topics[st.plan["topic"]].title
+             if st.plan.get("topic") in s.topics else None,
              "planned_at": st.plan.get("planned_at"),
              "planned_min": round(st.plan["duration_s"] / 60) if st.plan.get("duration_s")
              else None,

@@ -362,7 +362,12 @@ def _run_of_show(model: dict[str, Any], L: dict[str, str], lang: str) -> list[di
             if st.get("started_at") else ""
         if st.get("actual_min") is not None:
             actual = f"{actual} ({_minutes(st['actual_min'], L)})"
-        out.append({"title": st["title"], "status": L["step_" + st["status"]],
+        title = st["title"]
+        if st.get("auto_title") and L.get("step_kind_" + str(st.get("kind"))):
+            # a step without a title of its own is named in the language of the document
+            kind = L["step_kind_" + str(st["kind"])]
+            title = f"{kind}: {st['topic_title']}" if st.get("topic_title") else kind
+        out.append({"title": title, "status": L["step_" + st["status"]],
                     "planned": planned, "actual": actual})
     return out
 
