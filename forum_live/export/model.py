@@ -150,6 +150,7 @@ def poll_results(s: EventState) -> list[dict[str, Any]]:
             "id": poll.id, "question": poll.question, "kind": poll.kind, "scope": poll.scope,
             "topic": poll_topic(s, poll),
             "room": s.rooms[poll.room].title if poll.room in s.rooms else None,
+            "in_plenary": poll.room == s.plenary_room,  # its room named in the reader's words
             "anonymous": poll.anonymous, "closed_at": poll.closed_at, "voters": r["total"],
             # share: of the people who voted (as the live UI), so a multiple-choice poll's
             # shares can add up to more than 100 %

@@ -227,7 +227,7 @@ def _poll(p: dict[str, Any], L: dict[str, str], lang: str) -> dict[str, Any]:
             "voted": voted,
             "anonymous": p["anonymous"],
             "mode": L["poll_anonymous"] if p["anonymous"] else L["poll_named"],
-            "room": p.get("room") or "", "closed_at": fmt_datetime(p.get("closed_at"), lang),
+            "room": L["plenary"] if p.get("in_plenary") else p.get("room") or "", "closed_at": fmt_datetime(p.get("closed_at"), lang),
             "voters": voters, "options": options,
             "mean": fmt_number(p["mean"], lang) if p.get("mean") is not None else None,
             "share_note": note,
