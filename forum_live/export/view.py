@@ -324,7 +324,8 @@ def _qa(items: list[dict[str, Any]], L: dict[str, str], lang: str) -> list[dict[
         bits = [L["asked_by"].replace("{name}", q["asker"]) if q.get("asker")
                 else L["asked_anonymous"]]
         if q.get("votes"):
-            bits.append(L["votes_up"].replace("{n}", str(q["votes"])))
+            bits.append(L["votes_up_one"] if q["votes"] == 1
+                        else L["votes_up"].replace("{n}", str(q["votes"])))
         out.append({"id": q["id"], "text": q["text"], "meta": ", ".join(bits),
                     "answer": q.get("answer") or "",
                     "at": fmt_time(q.get("answered_at") or q.get("asked_at"), lang)})
