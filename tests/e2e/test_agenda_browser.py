@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.support.axe import axe_violations
 from tests.support.browser import Console, join, open_page
 from tests.support.live import Client, LiveServer, auth, create_event
 
@@ -117,7 +118,7 @@ async def test_untitled_steps_in_english(server: LiveServer, browser: Browser,
     async with server.http() as http:
         ev = await create_event(http, title="Forum Ablauf", topics=[{"title": "Geodaten"}])
         steps = [{"kind": "impulse", "topic": ev["topics"][0]["id"]},
-                 {"kind": "break", "duration_s": 600}]
+                 {"kind": "break", "duration_s": 600}, {"kind": "welcome", "title": "Schluss"}]
         r = await http.put(f"/api/events/{ev['id']}/agenda", headers=auth(), json={"steps": steps})
         assert r.status_code == 200, r.text
         r = await http.post(f"/api/events/{ev['id']}/join",
@@ -132,7 +133,15 @@ async def test_untitled_steps_in_english(server: LiveServer, browser: Browser,
         await expect(anna.locator("#run-now")).to_contain_text("Now: Impulse: Geodaten")
         await expect(anna.locator("#run-now")).to_contain_text("Next: Break")
         await expect(anna.locator("#run .run-step__title")).to_have_text(
-            ["Impulse: Geodaten", "Break"])
+            ["Impulse: Geodaten", "Break", "Schluss"])
+        # the moderator's controls in English: a name that holds the visible words (axe
+        # label-content-name-mismatch: "Move up" was named "Move “Schluss” up one place")
+        _, mod = await open_page(browser, console,
+                                 ev["moderator_url"].replace("#", "?lang=en#"))
+        await mod.get_by_label("Your name").fill("Mona Moderation")
+        await mod.get_by_role("button", name="Join").click()
+        await expect(mod.get_by_role("button", name="Move up “Schluss” one place")).to_have_text("Move up")
+        assert await axe_violations(mod) == []
         console.check()
     finally:
         await m.close()
