@@ -79,3 +79,34 @@ async def test_a_prepared_forum_runs_by_next_alone(server: LiveServer) -> None:
     assert "## Ablauf" in md and "Breakout-Runde" in md and "Impuls: Geodaten" in md
     for c in (m, a, b, late):
         await c.close()
+
+
+async def test_a_step_without_a_title_is_named_in_the_language_of_the_reader(
+        server: LiveServer) -> None:
+    """An untitled step is called "Impuls: Geodaten" by the server; the state marks the title
+    as made (auto_title) and the English minutes say "Impulse: Geodaten" (they said the
+    German words in an English document). A step still running when the forum ends is done
+    in its minutes (they said "running" ever after)."""
+    async with server.http() as http:
+        ev = await create_event(http, "Forum", topics=[{"title": "Geodaten"}])
+        steps = [{"kind": "welcome", "title": "Guten Morgen"},
+                 {"kind": "impulse", "topic": ev["topics"][0]["id"]},
+                 {"kind": "break", "duration_s": 600}]
+        r = await http.put(f"/api/events/{ev['id']}/agenda", headers=auth(), json={"steps": steps})
+        assert r.status_code == 200, r.text
+        mod = await join(http, ev, "Moderatorin", moderator=True)
+    m = await Client.connect(server, ev["id"], mod["token"])
+    shown = [(s["title"], s["auto_title"]) for s in m.ready["state"]["agenda"]["steps"]]  # type: ignore[index]
+    assert shown == [("Guten Morgen", False), ("Impuls: Geodaten", True), ("Pause", True)]
+    for _ in range(2):
+        assert (await m.request("agenda.next"))["type"] == "ok"
+    await m.close()
+    async with server.http() as http:
+        assert (await http.post(f"/api/events/{ev['id']}/end", headers=auth())).status_code == 200
+        en = (await http.get(f"/api/events/{ev['id']}/minutes.md?lang=en", headers=auth())).text
+        de = (await http.get(f"/api/events/{ev['id']}/minutes.md", headers=auth())).text
+    assert "| Impulse: Geodaten |" in en and "| Break |" in en and "| Guten Morgen |" in en, en
+    assert "Impuls:" not in en and "| Pause |" not in en, en
+    # the impulse still running at the end is done in the minutes of the ended forum
+    assert "| running |" not in en and "| done |" in en, en
+    assert "| Impuls: Geodaten |" in de and "| Pause |" in de and "| Guten Morgen |" in de, de

@@ -549,3 +549,31 @@ async def test_user_text_is_inert_in_every_format(server: LiveServer, tmp_path: 
         assert_no_payload_markup(parse_html(r.text[r.text.index('id="review-record"'):]))
         for text in [*SHORT, LONG]:
             assert text in review.all_text, text
+
+
+async def test_a_plenary_poll_is_placed_in_the_words_of_the_document(server: LiveServer) -> None:
+    """The plenary is "Plenary" in the English minutes (a poll there said "Room: Plenum"),
+    and one upvote is "1 upvote" (it said "1 upvotes")."""
+    async with server.http() as http:
+        ev = await create_event(http, topics=[])
+        mod = await join(http, ev, "Mona", moderator=True)
+        anna = await join(http, ev, "Anna")
+    cm = await Client.connect(server, ev["id"], mod["token"])
+    ca = await Client.connect(server, ev["id"], anna["token"])
+    assert (await cm.request("question.ask", text="Wann kommt die Karte?"))["type"] == "ok"
+    asked = await ca.wait_for(lambda e: e["type"] == "question.asked")
+    assert (await ca.request("question.vote", question=asked["question"]["id"]))["type"] == "ok"
+    assert (await cm.request("question.set", question=asked["question"]["id"],
+                             status="answered"))["type"] == "ok"
+    await ca.close()
+    r = await cm.request("poll.create", scope="room", question="Weiter so?", kind="single",
+                         options=["Ja", "Nein"], anonymous=False, results="live")
+    assert r["type"] == "ok", r
+    opened = await cm.wait_for(lambda e: e["type"] == "poll.opened")
+    assert (await cm.request("poll.close", poll=opened["poll"]["id"]))["type"] == "ok"
+    await cm.close()
+    en = (await download(server, f"/api/events/{ev['id']}/minutes.md?lang=en", headers=auth())).text
+    de = (await download(server, f"/api/events/{ev['id']}/minutes.md", headers=auth())).text
+    assert "Room: Plenary" in en and "Plenum" not in en, en
+    assert "1 upvote," in en and "upvotes" not in en, en
+    assert "Raum: Plenum" in de and "1 unterstützende Person" in de, de

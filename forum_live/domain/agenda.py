@@ -134,7 +134,9 @@ class Step:
         return f"{base}: {topic.title}" if topic else base
 
     def public(self, s: EventState) -> dict[str, Any]:
-        return {"id": self.id, **self.plan, "title": self.title(s), "status": self.status,
+        # auto_title: made from kind and topic (German), so a client shows its own words
+        return {"id": self.id, **self.plan, "title": self.title(s),
+                "auto_title": not self.plan.get("title"), "status": self.status,
                 "started_at": self.started_at, "ended_at": self.ended_at,
                 "speaker": self.speaker if self.speaker >= 0 else None}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..domain import polls
 from ..domain.minutes import KIND_ORDER, MinuteEntry, sort_key
-from ..domain.model import EventState, RoomKind
+from ..domain.model import EventState, EventStatus, RoomKind
 from ..domain.review import review_state
 from ..domain.slides import slide_state
 from ..domain.media import media_state, offset, recordings_public
@@ -150,6 +150,7 @@ def poll_results(s: EventState) -> list[dict[str, Any]]:
             "id": poll.id, "question": poll.question, "kind": poll.kind, "scope": poll.scope,
             "topic": poll_topic(s, poll),
             "room": s.rooms[poll.room].title if poll.room in s.rooms else None,
+            "in_plenary": poll.room == s.plenary_room,  # its room named in the reader's words
             "anonymous": poll.anonymous, "closed_at": poll.closed_at, "voters": r["total"],
             # share: of the people who voted (as the live UI), so a multiple-choice poll's
             # shares can add up to more than 100 %
@@ -224,15 +225,24 @@ def carried(s: EventState) -> dict[str, Any]:
 
 
 def run_of_show(s: EventState) -> list[dict[str, Any]]:
-    """The agenda steps with planned and actual times."""
-    return [{"id": st.id, "kind": st.kind, "title": st.title(s), "status": st.status,
-             "planned_at": st.plan.get("planned_at"),
-             "planned_min": round(st.plan["duration_s"] / 60) if st.plan.get("duration_s")
-             else None,
-             "started_at": st.started_at, "ended_at": st.ended_at,
-             "actual_min": _minutes(st.started_at, st.ended_at) if st.ended_at else None,
-             "auto": True}
-            for st in agenda_state(s).steps]
+    """The agenda steps with planned and actual times. A step still running when the forum
+    ended is done at the end (the minutes of an ended forum said "läuft")."""
+    out = []
+    for st in agenda_state(s).steps:
+        status, ended_at = st.status, st.ended_at
+        if status == "running" and s.status is EventStatus.ENDED and s.ended_at:
+            status, ended_at = "done", s.ended_at
+        out.append({"id": st.id, "kind": st.kind, "title": st.title(s), "status": status,
+                    "auto_title": not st.plan.get("title"),
+                    "topic_title": s.topics[st.plan["topic"]].title
+                    if st.plan.get("topic") in s.topics else None,
+                    "planned_at": st.plan.get("planned_at"),
+                    "planned_min": round(st.plan["duration_s"] / 60) if st.plan.get("duration_s")
+                    else None,
+                    "started_at": st.started_at, "ended_at": ended_at,
+                    "actual_min": _minutes(st.started_at, ended_at) if ended_at else None,
+                    "auto": True})
+    return out
 
 
 def header(s: EventState, attendance_: list[dict[str, Any]], entries: list[MinuteEntry]

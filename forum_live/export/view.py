@@ -227,7 +227,7 @@ def _poll(p: dict[str, Any], L: dict[str, str], lang: str) -> dict[str, Any]:
             "voted": voted,
             "anonymous": p["anonymous"],
             "mode": L["poll_anonymous"] if p["anonymous"] else L["poll_named"],
-            "room": p.get("room") or "", "closed_at": fmt_datetime(p.get("closed_at"), lang),
+            "room": L["plenary"] if p.get("in_plenary") else p.get("room") or "", "closed_at": fmt_datetime(p.get("closed_at"), lang),
             "voters": voters, "options": options,
             "mean": fmt_number(p["mean"], lang) if p.get("mean") is not None else None,
             "share_note": note,
@@ -324,7 +324,8 @@ def _qa(items: list[dict[str, Any]], L: dict[str, str], lang: str) -> list[dict[
         bits = [L["asked_by"].replace("{name}", q["asker"]) if q.get("asker")
                 else L["asked_anonymous"]]
         if q.get("votes"):
-            bits.append(L["votes_up"].replace("{n}", str(q["votes"])))
+            bits.append(L["votes_up_one"] if q["votes"] == 1
+                        else L["votes_up"].replace("{n}", str(q["votes"])))
         out.append({"id": q["id"], "text": q["text"], "meta": ", ".join(bits),
                     "answer": q.get("answer") or "",
                     "at": fmt_time(q.get("answered_at") or q.get("asked_at"), lang)})
@@ -362,7 +363,12 @@ def _run_of_show(model: dict[str, Any], L: dict[str, str], lang: str) -> list[di
             if st.get("started_at") else ""
         if st.get("actual_min") is not None:
             actual = f"{actual} ({_minutes(st['actual_min'], L)})"
-        out.append({"title": st["title"], "status": L["step_" + st["status"]],
+        title = st["title"]
+        if st.get("auto_title") and L.get("step_kind_" + str(st.get("kind"))):
+            # a step without a title of its own is named in the language of the document
+            kind = L["step_kind_" + str(st["kind"])]
+            title = f"{kind}: {st['topic_title']}" if st.get("topic_title") else kind
+        out.append({"title": title, "status": L["step_" + st["status"]],
                     "planned": planned, "actual": actual})
     return out
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Console, joined
-from tests.support.live import moderator_in, LiveServer, auth, create_event, new_event
+from tests.support.axe import axe_violations
+from tests.support.browser import Console, joined, open_page
+from tests.support.live import moderator_in, LiveServer, auth, create_event, new_event, Client
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +104,39 @@ async def test_moderator_marks_a_carried_action_done(
     await expect(view.locator(".series-forums")).to_contain_text("Forum 1")
     await expect(view.locator(".series-item--done")).to_contain_text("Karte veröffentlichen")
     console.check()
+
+
+async def test_untitled_steps_in_english(server: LiveServer, browser: Browser,
+                                         console: Console) -> None:
+    """An English participant reads "Now: Impulse: Geodaten" and "Next: Break", not the
+    German names the server made for steps without a title of their own."""
+    async with server.http() as http:
+        ev = await create_event(http, title="Forum Ablauf", topics=[{"title": "Geodaten"}])
+        steps = [{"kind": "impulse", "topic": ev["topics"][0]["id"]},
+                 {"kind": "break", "duration_s": 600}, {"kind": "welcome", "title": "Schluss"}]
+        r = await http.put(f"/api/events/{ev['id']}/agenda", headers=auth(), json={"steps": steps})
+        assert r.status_code == 200, r.text
+        r = await http.post(f"/api/events/{ev['id']}/join",
+                            json={"name": "M", "key": ev["moderator_key"]})
+    m = await Client.connect(server, ev["id"], r.json()["token"])
+    try:
+        assert (await m.request("agenda.next"))["type"] == "ok"
+        _, anna = await open_page(browser, console,
+                                  ev["participant_url"].replace("#", "?lang=en#"))
+        await anna.get_by_label("Your name").fill("Anna Alt")
+        await anna.get_by_role("button", name="Join").click()
+        await expect(anna.locator("#run-now")).to_contain_text("Now: Impulse: Geodaten")
+        await expect(anna.locator("#run-now")).to_contain_text("Next: Break")
+        await expect(anna.locator("#run .run-step__title")).to_have_text(
+            ["Impulse: Geodaten", "Break", "Schluss"])
+        # the moderator's controls in English: a name that holds the visible words (axe
+        # label-content-name-mismatch: "Move up" was named "Move “Schluss” up one place")
+        _, mod = await open_page(browser, console,
+                                 ev["moderator_url"].replace("#", "?lang=en#"))
+        await mod.get_by_label("Your name").fill("Mona Moderation")
+        await mod.get_by_role("button", name="Join").click()
+        await expect(mod.get_by_role("button", name="Move up “Schluss” one place")).to_have_text("Move up")
+        assert await axe_violations(mod) == []
+        console.check()
+    finally:
+        await m.close()

@@ -11,8 +11,9 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import Console, joined, line, say
-from tests.support.live import LiveServer, new_event
+from tests.support.browser import Console, joined, line, say, join, open_page
+from tests.support.live import LiveServer, new_event, Client, auth, create_event, join as api_join
+from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +123,34 @@ async def test_self_mode_round_rooms_are_separate_and_close_by_time(
     await say(bernd, "Zurück im Plenum")
     await expect(line(anna, "Zurück im Plenum")).to_have_count(1)
     console.check()
+
+
+async def test_rooms_to_choose_and_the_room_banner_come_into_view_below_slides(
+        server: LiveServer, browser: Browser, console: Console) -> None:
+    """With impulse slides on the stage the room picker and, once chosen, the banner with
+    "Moderation rufen" lie below the fold of the stage column: they are scrolled into view
+    (the column stayed where it was, the help button out of sight at 1280x800)."""
+    async with server.http() as http:
+        event = await create_event(http, title="Forum Folien", topics=TOPICS)
+        r = await http.post(f"/api/events/{event['id']}/slides?topic={event['topics'][0]['id']}",
+                            headers={**auth(), "Content-Type": "application/pdf"},
+                            content=make_pdf(["Folie eins", "Folie zwei"]))
+        assert r.status_code == 201, r.text
+        mona = await api_join(http, event, "Mona Moderation", moderator=True)
+    m = await Client.connect(server, event["id"], mona["token"])
+    try:
+        assert (await m.request("slides.show", slides=r.json()["id"], page=1))["type"] == "ok"
+        _, anna = await open_page(browser, console, event["participant_url"])
+        await join(anna, "Anna Alt")
+        await expect(anna.locator("#slides-view")).to_be_visible()
+        await m.request("breakouts.open", assign="self", duration_s=900)
+        choose = anna.get_by_role("button", name="Raum 3 wählen: Mobilität")
+        await expect(choose).to_be_in_viewport()  # not only after scrolling by hand
+        await choose.click()
+        await expect(anna.locator("#room-banner-text")).to_have_text("Sie sind in Raum 3: Mobilität")
+        await expect(anna.get_by_role("button", name="Moderation rufen")).to_be_in_viewport()
+        sizes = await anna.evaluate("[document.scrollingElement.scrollHeight, innerHeight]")
+        assert sizes[0] <= sizes[1], sizes  # the column scrolled, not the page
+        console.check()
+    finally:
+        await m.close()

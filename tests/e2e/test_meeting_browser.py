@@ -210,3 +210,56 @@ async def test_phone_stage_on_top_and_controls_reachable(
         console.check()
     finally:
         await m.close()
+
+
+async def boxes_overlap(page: Page, a: str, b: str) -> bool:
+    """Whether the boxes of two elements share more than a hairline."""
+    one = await page.locator(a).bounding_box()
+    two = await page.locator(b).bounding_box()
+    assert one and two, (a, b, one, two)
+    return (min(one["x"] + one["width"], two["x"] + two["width"]) - max(one["x"], two["x"]) > 1
+            and min(one["y"] + one["height"], two["y"] + two["height"]) - max(one["y"], two["y"]) > 1)
+
+
+async def test_top_bar_words_and_tab_counts_stay_readable(
+        server: LiveServer, browser: Browser, console: Console) -> None:
+    """The moderator at 1280x800 in a timed breakout round, with a longer name: the room
+    chip beside the clock keeps "Plenum" whole (it broke into "Plenu|m", four lines high),
+    nothing in the top bar overlaps, and the counts on the tabs sit beside their labels
+    instead of covering "Teilnehmende"."""
+    async with server.http() as http:
+        event = await create_event(http, title="Forum Süd")
+        helper = await api_join(http, event, "Hilde Helfer", moderator=True)
+        guest = await api_join(http, event, "Gustav Gast")
+    hilde = await Client.connect(server, event["id"], helper["token"])
+    try:
+        _, mod = await open_page(browser, console, event["moderator_url"])
+        await join(mod, "Mona Moderation-Schulze")
+        await hilde.request("breakouts.open", assign="self", duration_s=900)
+        await expect(mod.locator("#top-time")).to_be_visible()
+        await expect(mod.locator("#top-room")).to_have_text("Plenum")
+        gustav = await Client.connect(server, event["id"], guest["token"])
+        await gustav.request("hand.raise")
+        await hilde.request("poll.create", scope="event", question="Weiter so?", kind="single",
+                            options=["Ja", "Nein"], anonymous=False, results="live")
+        for name in ("Teilnehmende", "Wortmeldungen", "Abstimmungen"):
+            badge = mod.get_by_role("tab", name=re.compile(f"^{name}")).locator(".tab__badge")
+            await expect(badge).to_be_visible()
+        await page_fits(mod)
+        for part in ("#top-room", "#top-time", "#conn-status", "#event-title"):
+            await in_view(mod, part)
+        # one line: the text of the room chip lies on a single line
+        lines = await mod.locator("#top-room").evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size; }")
+        assert lines == 1, lines
+        bar = ["#event-title", "#top-room", "#top-time", "#conn-status", "#me-box", ".lang-switch"]
+        for i, one in enumerate(bar):
+            for two in bar[i + 1:]:
+                assert not await boxes_overlap(mod, one, two), (one, two)
+        for key in ("people", "hands", "polls"):
+            assert not await boxes_overlap(mod, f"#tab-{key} .tab__label", f"#tab-{key} .tab__badge"), key
+        await gustav.close()
+        console.check()
+    finally:
+        await hilde.close()

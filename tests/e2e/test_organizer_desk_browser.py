@@ -106,3 +106,32 @@ async def test_organizer_creates_runs_approves_and_downloads(
     await m.close()
     await context.close()
     console.check()
+
+
+async def test_english_desk_downloads_english_minutes(
+        server: LiveServer, browser: Browser, console: Console) -> None:
+    """On the desk in English the minutes and the series overview come in English (its
+    links asked for the German files, while the review page in English offered English)."""
+    async with server.http() as http:
+        r = await http.post("/api/events", headers=auth(),
+                            json={"title": "Forum Nord", "topics": [{"title": "Geodaten"}]})
+        first = r.json()
+        r = await http.post("/api/events", headers=auth(),
+                            json={"title": "Forum Nord 2", "follows": first["id"]})
+        assert r.status_code == 201, r.text
+    context, page = await open_page(browser, console, f"{server.base}/organizer?lang=en",
+                                    accept_downloads=True)
+    await page.get_by_label("Organizer access key").fill(ORGANIZER)
+    await page.get_by_role("button", name="Use this key").click()
+    item = page.locator("#events-list li.event-item", has_text="Forum Nord 2")
+    await expect(item).to_have_count(1)
+    async with page.expect_download() as info:
+        await item.locator(".event-item__exports").get_by_role("link", name="Markdown").click()
+    text = Path(await (await info.value).path()).read_text(encoding="utf-8")
+    assert text.startswith("# Minutes: Forum Nord 2"), text[:200]
+    async with page.expect_download() as info:
+        await item.locator(".event-item__series").get_by_role("button", name="Markdown").click()
+    overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
+    assert "Forum Nord 2" in overview and "Forenreihe" not in overview, overview[:300]
+    await context.close()
+    console.check()

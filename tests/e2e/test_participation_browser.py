@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.support.axe import axe_violations
 from tests.support.browser import Console, open_page as shared_open_page
 from tests.support.live import Client, LiveServer, auth, join as api_join
 
@@ -189,3 +190,27 @@ async def test_chat_lock_and_removal_show_the_reason_not_the_join_form(
     await expect(dora.locator("#join")).to_be_hidden()
     await expect(dora.locator("#live")).to_be_hidden()
     console.check()
+
+
+async def test_english_waiting_room_button_says_its_name(server: LiveServer, browser: Browser) -> None:
+    """The English moderator's "Let in" button is named "Let in Gustav Gast" (it was "Let
+    Gustav Gast in": the visible words not in the name, axe label-content-name-mismatch)."""
+    console = Console()
+    event = await create_event(server, lobby=True)
+    mod = await open_page(browser, console, event["moderator_url"].replace("#", "?lang=en#"))
+    await mod.get_by_label("Your name").fill("Mona Moderation")
+    await mod.get_by_role("button", name="Join").click()
+    await expect(mod.locator("#conn-status")).to_have_attribute("data-state", "connected")
+    async with server.http() as http:
+        guest = await api_join(http, event, "Gustav Gast")
+    gustav = await Client.connect(server, event["id"], guest["token"])
+    try:
+        await mod.get_by_role("tab", name=re.compile("^People")).click()
+        button = mod.get_by_role("button", name="Let in Gustav Gast")
+        await expect(button).to_have_text("Let in")
+        assert await axe_violations(mod) == []
+        await button.click()
+        await expect(mod.locator("#lobby-list li")).to_have_count(0)
+        console.check()
+    finally:
+        await gustav.close()

@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright.async_api import Browser, Dialog, expect
 
+from tests.support.axe import axe_violations
 from tests.support.browser import Console, hellos, join, joined, line, open_page, say
 from tests.support.live import ORGANIZER, LiveServer, auth, new_event
 
@@ -108,6 +109,11 @@ async def test_moderator_lowers_hands_and_deletes_chat_lines(
     await say(carla, "Eine Frage bitte")
     await carla.get_by_role("button", name="Hand heben").click()
     await expect(mod.locator("#hand-queue li")).to_have_count(1)
+    # the queue's move buttons say their visible word ("Hoch") in their name, so one can
+    # speak what one sees (axe: label-content-name-mismatch, WCAG 2.5.3)
+    await mod.get_by_role("tab", name=re.compile("^Wortmeldungen")).click()
+    await expect(mod.get_by_role("button", name="Hoch: Carla Chor in der Reihe nach vorne")).to_be_visible()
+    assert await axe_violations(mod) == []
     await mod.get_by_role("button", name="Hand von Carla Chor senken").click()
     await expect(carla.locator("#hand-queue li")).to_have_count(0)
     await expect(carla.locator("#hand-toggle")).to_have_attribute("aria-pressed", "false")

@@ -46,6 +46,9 @@ async def test_upload_present_follow_browse_and_late_join(
     for page in (mod, anna):
         await expect(page.locator("#slides-view")).to_be_visible()
         await on_page(page, 1, 3, "Folie eins")
+    # the presenter scrolled down to the upload; the slide they put on the stage is in view
+    # as a whole (its top stayed cut off by the column's scrolling)
+    await expect(mod.locator("#slides-img")).to_be_in_viewport(ratio=1)
     assert await anna.locator("#slides-where").get_attribute("aria-live") == "polite"
 
     # The presenter turns pages with the button and the arrow key; everyone follows.

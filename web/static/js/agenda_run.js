@@ -144,7 +144,7 @@ export function install({ store, socket, notify, session }) {
     const s = session();
     if (!sid || !s) return;
     try {
-      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}`,
+      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}${pageLang() === "de" ? "" : `?lang=${encodeURIComponent(pageLang())}`}`,
         { headers: { Authorization: `Bearer ${s.token}` } });
       if (!response.ok) throw new Error(String(response.status));
       const url = URL.createObjectURL(await response.blob());
@@ -161,7 +161,8 @@ export function install({ store, socket, notify, session }) {
 
   const model = () => store.model;
   const topicTitle = (id) => ((model().event && model().event.topics) || []).find((x) => x.id === id)?.title;
-  const stepTitle = (s) => s.title || (topicTitle(s.topic) ? `${t(`org_step_${s.kind}`)}: ${topicTitle(s.topic)}` : t(`org_step_${s.kind}`));
+  // a title made by the server from kind and topic (auto_title) is German: say it in mine
+  const stepTitle = (s) => (s.title && !s.auto_title ? s.title : null) || (topicTitle(s.topic) ? `${t(`org_step_${s.kind}`)}: ${topicTitle(s.topic)}` : t(`org_step_${s.kind}`));
 
   function showError(key) {
     setText(error, key ? t(key) : "");

@@ -544,13 +544,16 @@ export function install({ store, socket, notify, onDirect }) {
   store.subscribe("participant.moved", (ev) => {
     const m = model();
     if (ev.participant === m.me.id) {
-      resync();
+      const synced = resync();
       if (ev.reason === "closed") notify(t(open() ? "breakouts.room_back_notice" : "breakouts.back_notice"));
       else if (ev.to === m.event.plenary_room) notify(t("breakouts.plenary_notice"));
       else {
         const i = roomIndex(ev.to);
         const room = i >= 0 ? m.breakouts.rooms[i] : null;
         if (room) notify(t("breakouts.moved_notice", { n: i + 1, title: room.title }));
+        // in the new room (its state loaded: the plenary's slides have left the stage), where
+        // I am and "call a moderator" come into view, even if the picker sat below the slides
+        if (room) synced.then(() => requestAnimationFrame(() => { if (!banner.hidden) banner.scrollIntoView({ block: "nearest" }); }));
       }
     } else if (ev.to === m.myRoom && isModeratorId(ev.participant) && myBreakout() && !isModerator(m)) {
       helpCalled = false;
@@ -563,7 +566,11 @@ export function install({ store, socket, notify, onDirect }) {
     const m = model();
     // the cockpit comes first in the stage column: show it from its top
     if (isModerator(m)) requestAnimationFrame(() => panel.scrollIntoView({ block: "start" }));
-    if (!isModerator(m) && m.breakouts.assign === "self") notify(t("breakouts.pick_notice"));
+    if (!isModerator(m) && m.breakouts.assign === "self") {
+      notify(t("breakouts.pick_notice"));
+      // below the slides on the stage the rooms to choose from would be out of sight
+      requestAnimationFrame(() => panel.scrollIntoView({ block: "nearest" }));
+    }
   });
 
   store.subscribe("breakouts.warning", (ev) => {

@@ -247,6 +247,9 @@ function announceVisible(input, text) {
 }
 
 // -- the desk ------------------------------------------------------------------------------
+/** `?lang=en` on an English page: the downloads come in the language of the desk. */
+const langQuery = () => (pageLang() === "de" ? "" : `?lang=${encodeURIComponent(pageLang())}`);
+
 const EXPORTS = [["pdf", "minutes.pdf"], ["docx", "minutes.docx"], ["html", "minutes.html"],
   ["md", "minutes.md"], ["json", "minutes.json"], ["polls_csv", "polls.csv"],
   ["attendance_csv", "attendance.csv"]];
@@ -322,7 +325,7 @@ function desk(event) {
     button(t("org_new_links"), (ev) => { if (confirmed("org_confirm_links", event)) act(ev.currentTarget, "POST", `${base}/revoke`); }),
     button(t("org_delete"), (ev) => { if (confirmed("org_confirm_delete", event)) act(ev.currentTarget, "DELETE", base); }, "btn--danger"));
   const exports = h("p", { class: "event-item__exports" }, t("org_exports"), " ",
-    EXPORTS.map(([key, file]) => [h("a", { href: `${base}/${file}`, download: "", class: "event-item__export" }, t(`org_export_${key}`)), " "]));
+    EXPORTS.map(([key, file]) => [h("a", { href: `${base}/${file}${langQuery()}`, download: "", class: "event-item__export" }, t(`org_export_${key}`)), " "]));
   return h("li", { class: "event-item", data: { id: event.id } },
     h("h3", { class: "event-item__title" }, title),
     h("p", { class: "event-item__status" }, statusText(event)),

@@ -168,10 +168,21 @@ export function install({ store, socket, notify, session, eventId }) {
     if (focusKey) uploadBox.querySelector(`[data-fkey="${focusKey}"]`)?.focus();
   }
 
+  // The presenter scrolled down to the decks: the slide they put on the stage comes into
+  // view once it shows (whether the event or the reply arrives first).
+  let reveal = false;
+  function revealView() {
+    if (!reveal || view.hidden) return;
+    reveal = false;
+    requestAnimationFrame(() => view.scrollIntoView({ block: "nearest" }));
+  }
+
   async function present(deck) {
+    reveal = Boolean(deck);
     try {
       await socket().request("slides.show", deck ? { slides: deck, page: 1 } : { slides: null });
-    } catch (err) { notify(t(errorKey(err))); }
+      revealView();
+    } catch (err) { reveal = false; notify(t(errorKey(err))); }
   }
 
   async function upload(topic, input, button) {
@@ -203,4 +214,5 @@ export function install({ store, socket, notify, session, eventId }) {
   for (const kind of ["reset", "slides.added", "slides.shown", "floor.given", "floor.ended", "participant.moved"]) {
     store.subscribe(kind, draw);
   }
+  store.subscribe("slides.shown", revealView);
 }
