@@ -130,7 +130,7 @@ async def test_english_desk_downloads_english_minutes(
     text = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert text.startswith("# Minutes: Forum Nord 2"), text[:200]
     async with page.expect_download() as info:
-        await item.locator(".event-item__series").get_by_role("button", name="Markdown").click()
+        await item.locator(".event-item__series").get_by_role("link", name="Markdown").click()
     overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert "Forum Nord 2" in overview and "Forenreihe" not in overview, overview[:300]
     await context.close()
