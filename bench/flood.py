@@ -129,23 +129,29 @@ async def flood_run(base: str, ws_base: str, others: int = 50, seconds: float = 
                 f = json.loads(raw)
                 ref = f.get("ref")
                 if ref in refs:
-                    kind = refs.pop(ref)
-                    answers[kind][f.get("code", "ok")] += 1
+                    answers[refs.pop(ref)][f.get("code", "ok")] += 1
                     inflight.release()
+            answers[kind][f"closed {ws.close_code}"] += 1  # the server closed this tab
         rt = asyncio.create_task(reader())
         bodies = {"chat.send": {"room": room, "text": "spam"},
                   "poll.vote": {"poll": poll_id, "choice": 0},
                   "question.ask": {"text": "spam?"},
                   "question.vote": {"question": qa_id},
                   "reaction.send": {"kind": "applause"}}
-        while not stop.is_set():
-            await inflight.acquire()
+        while not stop.is_set() and not rt.done():
+            try:  # (not forever: a tab the server closed answers nothing more)
+                await asyncio.wait_for(inflight.acquire(), 1.0)
+            except asyncio.TimeoutError:
+                continue
             ref = f"{kind}:{n}"
             refs[ref] = kind
             body = dict(bodies[kind])
             if kind == "poll.vote":
                 body["choice"] = n % 2  # a revote replaces: every accepted one is work
-            await ws.send(json.dumps({"type": kind, "ref": ref, **body}))
+            try:
+                await ws.send(json.dumps({"type": kind, "ref": ref, **body}))
+            except websockets.ConnectionClosed:
+                break
             n += 1
         await asyncio.sleep(1.5)  # reactions answer once their batch is committed
         if rt.done():
