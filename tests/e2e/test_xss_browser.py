@@ -7,7 +7,7 @@ joins, and socket clients of tests.support.live — into names and organizations
 minutes (text, assignee), polls (question, options, text answers), Q&A, breakout room
 titles, timer titles, the event's title/description/topics/speakers, a broadcast, the
 waiting-room note and a removal reason. A moderator page, a participant page, the organizer
-page and the review page then show it. On each page: no dialog opened, `window.__xss` was
+page, the review page and the series page then show it. On each page: no dialog opened, `window.__xss` was
 never set, no CSP violation was reported (a payload that reached an HTML sink would have
 been blocked by the CSP and reported: we want it never to get that far), no console error,
 no element a payload would have made exists, and the payload text is visible, literally,
@@ -239,6 +239,15 @@ async def test_the_corpus_is_inert_on_every_page(server: LiveServer, browser: Br
         await review.locator("#review-search").fill(at(7))
         await review.locator("#review-search").fill("")
 
+        # The series page: every action of the series with its assignee, server-rendered
+        # (the organizer's cookie, as the desk sets it).
+        series = await open_page(browser, watch, "series", "about:blank")
+        r = await series.context.request.post(
+            f"{server.base}/api/events/{ev['id']}/session", headers=auth())
+        assert r.status == 204, await r.text()
+        await series.goto(f"{server.base}/series/{ev['series_id']}")
+        await shows(series, "#series", [EVENT["title"], *SHORT])
+
         # Removal with a hostile reason: the removed person reads it as text.
         session = await part.evaluate("(k) => JSON.parse(localStorage.getItem(k))",
                                       f"forum-live:session:{ev['id']}:{ev['participant_key']}")
@@ -276,7 +285,8 @@ async def test_security_headers_on_every_page_type(server: LiveServer) -> None:
                  f"/e/{eid}?key=wrong", f"/events/{eid}/review?token={ORGANIZER}",
                  f"/events/{eid}/review?token=forged", "/static/js/app.js",
                  "/static/css/app.css", "/i18n/de.json", "/healthz", "/openapi.json",
-                 "/nope", f"/api/events/{eid}", f"/api/events/{eid}/minutes.html"]
+                 "/nope", f"/api/events/{eid}", f"/api/events/{eid}/minutes.html",
+                 f"/series/{ev['series_id']}", "/series/nope"]
         for path in paths:
             r = await http.get(path, headers=auth() if path.startswith("/api") else None)
             assert r.status_code < 500, (path, r.status_code)
