@@ -96,9 +96,11 @@ async def test_moderator_marks_a_carried_action_done(
         series = (await http.get(f"/api/series/{first['id']}", headers=auth())).json()
     assert series["actions"][0]["status"] == "done"
     async with mod.expect_download() as info:
-        await mod.locator("#carried").get_by_role("button", name="Markdown").click()
+        await mod.locator("#carried").get_by_role("link", name="Markdown").click()
     overview = Path(await (await info.value).path()).read_text(encoding="utf-8")
     assert "| Frau Kraus | Karte veröffentlichen |" in overview and "erledigt" in overview
+    href = await mod.locator("#carried").get_by_role("link", name="Markdown").get_attribute("href")
+    assert href and "token" not in href  # the page's session cookie, not a secret in a URL
     await mod.locator("#carried").get_by_text("Übersicht der Forenreihe anzeigen").click()
     view = mod.locator("#series-view")
     await expect(view.locator(".series-forums")).to_contain_text("Forum 1")

@@ -118,9 +118,12 @@ export function install({ store, socket, notify, session }) {
     h("h2", { id: "run-title" }, t("run_title")), now, controls, list);
   const carriedList = h("ul", { id: "carried-list", class: "carried-list" });
   const seriesPage = h("a", { id: "series-page", class: "btn btn--small", href: "#", target: "_blank", rel: "noopener" }, t("series_page"));
+  // plain download links: the cookie this page's session set for its series goes with
+  // them (`POST /api/events/{id}/session`), no token in them
+  const seriesDownloads = ["pdf", "md"].map((fmt) => h("a", { class: "btn btn--small btn--quiet", href: "#",
+    download: "", attrs: { "data-format": fmt } }, t(`org_export_${fmt}`)));
   const seriesLinks = h("p", { class: "carried-series" }, t("carried_series"), " ", seriesPage, " ",
-    ["pdf", "md"].map((fmt) => [h("button", { type: "button", class: "btn btn--small btn--quiet",
-      on: { click: () => seriesDownload(fmt) } }, t(`org_export_${fmt}`)), " "]));
+    seriesDownloads.map((a) => [a, " "]));
   const seriesBox = h("div", { id: "series-view" });
   const seriesDetails = h("details", { class: "carried-series-view" }, h("summary", {}, t("series_show")), seriesBox);
   seriesDetails.addEventListener("toggle", async () => {
@@ -139,24 +142,6 @@ export function install({ store, socket, notify, session }) {
   const carried = h("section", { id: "carried", class: "card carried", attrs: { "aria-labelledby": "carried-title" }, hidden: true },
     h("h2", { id: "carried-title" }, t("carried_title")), carriedList, seriesLinks, seriesDetails);
 
-  async function seriesDownload(fmt) {
-    const sid = model().seriesId;
-    const s = session();
-    if (!sid || !s) return;
-    try {
-      const response = await fetch(`/api/series/${encodeURIComponent(sid)}/overview.${fmt}${pageLang() === "de" ? "" : `?lang=${encodeURIComponent(pageLang())}`}`,
-        { headers: { Authorization: `Bearer ${s.token}` } });
-      if (!response.ok) throw new Error(String(response.status));
-      const url = URL.createObjectURL(await response.blob());
-      const a = h("a", { href: url, download: `forenreihe-${sid}.${fmt}`, hidden: true });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 60000);
-    } catch {
-      notify(t("err_generic"));
-    }
-  }
   anchor.after(section, carried);
 
   const model = () => store.model;
@@ -230,7 +215,12 @@ export function install({ store, socket, notify, session }) {
     const items = model().carried || [];
     show(carried, items.length > 0 || Boolean(model().seriesId));
     const sid = model().seriesId;
-    if (sid) seriesPage.href = `/series/${encodeURIComponent(sid)}?lang=${encodeURIComponent(pageLang())}`;
+    if (sid) {
+      seriesPage.href = `/series/${encodeURIComponent(sid)}?lang=${encodeURIComponent(pageLang())}`;
+      for (const a of seriesDownloads) {
+        a.href = `/api/series/${encodeURIComponent(sid)}/overview.${a.dataset.format}?lang=${encodeURIComponent(pageLang())}`;
+      }
+    }
     show(seriesPage, Boolean(sid));
     clear(carriedList);
     const meId = model().me && model().me.id;
