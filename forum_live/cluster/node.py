@@ -67,13 +67,11 @@ REQUESTS_KEPT = "1 hour"  # receipts and abandoned ids are forgotten this long a
 # personal data does not linger in Redis
 STREAM_TTL_S = 24 * 3600
 DEADLINE_S = 5.0  # the owner does not start a request older than this (the asker waits longer)
-ABANDON = """
+# a request's id taken as 'abandoned' (by its asker) or 'started' (a forwarded HTTP write,
+# by the owner): the id when this took it, None when the other side has it already
+CLAIM_REQUEST = """
 INSERT INTO cluster_requests (id, event_id, until, state) VALUES ($1, $2, to_timestamp($3),
-       'abandoned') ON CONFLICT (id) DO NOTHING RETURNING id
-"""
-START_HTTP = """
-INSERT INTO cluster_requests (id, event_id, until, state) VALUES ($1, $2, to_timestamp($3),
-       'started') ON CONFLICT (id) DO NOTHING RETURNING id
+       $4) ON CONFLICT (id) DO NOTHING RETURNING id
 """
 ERRORS: dict[str, type[DomainError]] = {
     cls.code: cls for cls in vars(domain_errors).values()
@@ -662,7 +660,8 @@ class Cluster:
         give_up = loop.time() + SETTLE_S
         while True:
             try:
-                if await self._db.fetchval(ABANDON, rid, event_id, until) is not None:
+                if await self._db.fetchval(CLAIM_REQUEST, rid, event_id, until,
+                                           "abandoned") is not None:
                     return None
                 row = await self._db.fetchrow(
                     "SELECT state, reply FROM cluster_requests WHERE id = $1", rid)
@@ -844,8 +843,8 @@ class Cluster:
         unless its asker gave up already, and its answer is kept once it is there."""
         event_id = str(req["event"])
         try:
-            started = await self._db.fetchval(START_HTTP, receipt.request, event_id,
-                                              receipt.until)
+            started = await self._db.fetchval(CLAIM_REQUEST, receipt.request, event_id,
+                                              receipt.until, "started")
         except Exception as exc:
             raise Unavailable() from exc
         if started is None:
